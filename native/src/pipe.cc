@@ -1,0 +1,46 @@
+// Anonymous pipes: pipe2() with O_CLOEXEC, and the pipe capacity (F_GETPIPE_SZ / F_SETPIPE_SZ).
+#include "common.h"
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace ipc {
+
+// pipe2(flags?) -> [readFd, writeFd]. O_CLOEXEC is always set: a pipe reaches a child only when
+// it is passed explicitly (spawn dup2()s it, which clears the flag on the child's copy).
+static Napi::Value Pipe2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int flags = O_CLOEXEC;
+  if (info.Length() > 0 && info[0].IsNumber()) flags |= info[0].As<Napi::Number>().Int32Value();
+  int fds[2];
+  if (pipe2(fds, flags) != 0) ThrowErrno(env, "pipe2", errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  return out;
+}
+
+static Napi::Value GetPipeSize(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  int size = fcntl(fd, F_GETPIPE_SZ);
+  if (size < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  return Napi::Number::New(info.Env(), size);
+}
+
+// Returns the capacity the kernel granted (it rounds up to a power of two pages).
+static Napi::Value SetPipeSize(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  int want = ArgInt(info, 1, "size");
+  int size = fcntl(fd, F_SETPIPE_SZ, want);
+  if (size < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  return Napi::Number::New(info.Env(), size);
+}
+
+void InitPipe(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe2", Napi::Function::New(env, Pipe2, "pipe2"));
+  exports.Set("getPipeSize", Napi::Function::New(env, GetPipeSize, "getPipeSize"));
+  exports.Set("setPipeSize", Napi::Function::New(env, SetPipeSize, "setPipeSize"));
+  exports.Set("O_NONBLOCK", Napi::Number::New(env, O_NONBLOCK));
+  exports.Set("PIPE_BUF", Napi::Number::New(env, PIPE_BUF));
+}
+
+}  // namespace ipc

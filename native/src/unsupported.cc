@@ -1,0 +1,7 @@
+// Non-Linux builds: the addon loads but supplies nothing; @ipc/native reports ERR_IPC_UNSUPPORTED.
+#include "common.h"
+namespace ipc {
+void InitPipe(Napi::Env, Napi::Object) {}
+void InitPidfd(Napi::Env, Napi::Object) {}
+void InitSocket(Napi::Env, Napi::Object) {}
+}  // namespace ipc

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process'
+import { closeSync, readSync, writeSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { native } from '../lib/index.js'
+
+describe('@ipc/native', () => {
+  it('pipe2 gives a working close-on-exec pipe', () => {
+    const [r, w] = native.pipe2()
+    try {
+      expect(writeSync(w, Buffer.from('hello'))).toBe(5)
+      const buf = Buffer.alloc(16)
+      expect(readSync(r, buf, 0, 16, null)).toBe(5)
+      expect(buf.subarray(0, 5).toString()).toBe('hello')
+      expect(native.getPipeSize(r)).toBeGreaterThanOrEqual(4096)
+      expect(native.setPipeSize(w, 1 << 20)).toBeGreaterThanOrEqual(1 << 20)
+    } finally {
+      closeSync(r)
+      closeSync(w)
+    }
+  })
+
+  it('errno errors carry code and syscall', () => {
+    let caught: any
+    try {
+      native.getPipeSize(987654)
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toBeInstanceOf(Error)
+    expect(caught.code).toBe('EBADF')
+    expect(caught.syscall).toBe('fcntl')
+  })
+
+  it('PidWatcher fires once when a process is killed, without polling', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    await new Promise((r) => child.once('spawn', r))
+    const start = performance.now()
+    const fired = new Promise<number>((resolve) => {
+      const w = new native.PidWatcher(child.pid!, () => resolve(performance.now()))
+      expect(w.exited()).toBe(false)
+      w.ref()
+    })
+    child.kill('SIGKILL')
+    const at = await fired
+    expect(at - start).toBeLessThan(1000)
+  })
+
+  it('PidWatcher rejects a pid that does not exist', () => {
+    let caught: any
+    try {
+      new native.PidWatcher(0x3fffffff, () => {})
+    } catch (e) {
+      caught = e
+    }
+    expect(caught?.code).toBe('ESRCH')
+    expect(caught?.syscall).toBe('pidfd_open')
+  })
+
+  it('peerCred reports our own pid and uid over a Unix socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipc-native-'))
+    const path = join(dir, 's')
+    const server = createServer()
+    await new Promise<void>((r) => server.listen(path, r))
+    try {
+      const accepted = new Promise<any>((r) => server.once('connection', r))
+      const client = connect(path)
+      const sock = await accepted
+      const cred = native.peerCred((sock as any)._handle.fd)
+      expect(cred).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() })
+      client.destroy()
+      sock.destroy()
+    } finally {
+      await new Promise((r) => server.close(r))
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,101 @@
+import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
+
+/** Frames at least this large are queued by reference instead of copied into the staging slab. */
+const BY_REFERENCE = 16 * 1024
+/** Size of a staging slab; small frames are packed back to back into it. */
+const SLAB = 256 * 1024
+
+/**
+ * The send queue's byte store: frames are length-prefixed and packed back to back, so everything
+ * queued in one tick leaves in one write (or, for links with a maximum unit, in as few units as
+ * fit). Small frames are copied into a slab that is handed out in pieces and never rewritten;
+ * large frames are kept by reference behind their prefix.
+ */
+export class Outbox {
+  private chunks: Uint8Array[] = []
+  private slab: Uint8Array = new Uint8Array(0)
+  private slabStart = 0 // first byte of the slab not yet handed out
+  private slabEnd = 0 // first free byte of the slab
+  /** Bytes queued (prefixes included) and not yet taken. */
+  bytes = 0
+  /** Frames queued and not yet taken. */
+  frames = 0
+
+  /** Appends one frame. */
+  add(frame: Uint8Array): void {
+    const size = frame.length
+    const total = FRAME_HEADER_BYTES + size
+    if (size >= BY_REFERENCE) {
+      this.reserve(FRAME_HEADER_BYTES)
+      writeFrameHeader(this.slab, this.slabEnd, size)
+      this.slabEnd += FRAME_HEADER_BYTES
+      this.sealSlabPiece()
+      this.chunks.push(frame)
+    } else {
+      this.reserve(total)
+      writeFrameHeader(this.slab, this.slabEnd, size)
+      this.slab.set(frame, this.slabEnd + FRAME_HEADER_BYTES)
+      this.slabEnd += total
+    }
+    this.bytes += total
+    this.frames++
+  }
+
+  /**
+   * Takes everything queued, as byte chunks to write in order. With `maxUnit`, every chunk is at
+   * most that long (the stream is cut into units; the receiver joins them again).
+   */
+  take(maxUnit?: number): Uint8Array[] {
+    this.sealSlabPiece()
+    let out = this.chunks
+    this.chunks = []
+    this.bytes = 0
+    this.frames = 0
+    if (maxUnit !== undefined) out = cutIntoUnits(out, maxUnit)
+    return out
+  }
+
+  private reserve(n: number): void {
+    if (this.slab.length - this.slabEnd >= n) return
+    this.sealSlabPiece()
+    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, n))
+    this.slabStart = 0
+    this.slabEnd = 0
+  }
+
+  private sealSlabPiece(): void {
+    if (this.slabEnd > this.slabStart) {
+      this.chunks.push(this.slab.subarray(this.slabStart, this.slabEnd))
+      this.slabStart = this.slabEnd
+    }
+  }
+}
+
+/** Re-cuts chunks into units of at most `maxUnit` bytes, each unit as full as possible. */
+export function cutIntoUnits(chunks: Uint8Array[], maxUnit: number): Uint8Array[] {
+  const units: Uint8Array[] = []
+  let unit: Uint8Array | undefined
+  let fill = 0
+  for (const chunk of chunks) {
+    let pos = 0
+    while (pos < chunk.length) {
+      if (unit === undefined && chunk.length - pos >= maxUnit) {
+        units.push(chunk.subarray(pos, pos + maxUnit)) // a whole unit inside one chunk: no copy
+        pos += maxUnit
+        continue
+      }
+      unit ??= new Uint8Array(maxUnit)
+      const n = Math.min(maxUnit - fill, chunk.length - pos)
+      unit.set(chunk.subarray(pos, pos + n), fill)
+      fill += n
+      pos += n
+      if (fill === maxUnit) {
+        units.push(unit)
+        unit = undefined
+        fill = 0
+      }
+    }
+  }
+  if (unit !== undefined) units.push(unit.subarray(0, fill))
+  return units
+}

@@ -1,0 +1,81 @@
+import { IpcError } from './errors.js'
+
+/** Options every waiting call accepts. */
+export interface WaitOptions {
+  /** Cancels the wait: it rejects with `ERR_IPC_ABORTED`. */
+  signal?: AbortSignal
+  /** Milliseconds before the wait rejects with `ERR_IPC_TIMEOUT`. */
+  timeout?: number
+}
+
+/** The error an aborted wait rejects with; the signal's reason becomes `cause`. */
+export function abortError(signal: AbortSignal, what: string): IpcError {
+  return new IpcError('ERR_IPC_ABORTED', `${what} was aborted`, { cause: signal.reason })
+}
+
+/** The error a timed-out wait rejects with. */
+export function timeoutError(ms: number, what: string): IpcError {
+  return new IpcError('ERR_IPC_TIMEOUT', `${what} timed out after ${ms} ms`)
+}
+
+/** Throws `ERR_IPC_INVALID_ARGUMENT` unless `timeout` is undefined or a finite number ≥ 0. */
+export function checkTimeout(timeout: number | undefined): void {
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0 && Number.isFinite(timeout))) {
+    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `timeout must be a finite number ≥ 0, got ${String(timeout)}`)
+  }
+}
+
+/**
+ * Arms `options.signal` and `options.timeout` around one pending operation. `cancel(err)` is called
+ * at most once, when either fires; the returned function disarms both (call it when the operation
+ * settles by itself).
+ */
+export function armWait(options: WaitOptions | undefined, what: string, cancel: (err: IpcError) => void): () => void {
+  if (!options) return noop
+  const { signal, timeout } = options
+  if (signal === undefined && timeout === undefined) return noop
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const disarm = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    if (onAbort) signal!.removeEventListener('abort', onAbort)
+    timer = undefined
+    onAbort = undefined
+  }
+  if (signal) {
+    onAbort = () => {
+      disarm()
+      cancel(abortError(signal, what))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  }
+  if (timeout !== undefined) {
+    timer = setTimeout(() => {
+      disarm()
+      cancel(timeoutError(timeout, what))
+    }, timeout)
+  }
+  return disarm
+}
+
+/** Settles `promise` normally, or rejects when `options` abort or time out first. */
+export function withWait<T>(promise: Promise<T>, options: WaitOptions | undefined, what: string): Promise<T> {
+  checkTimeout(options?.timeout)
+  if (options?.signal?.aborted) return Promise.reject(abortError(options.signal, what))
+  if (!options || (options.signal === undefined && options.timeout === undefined)) return promise
+  return new Promise<T>((resolve, reject) => {
+    const disarm = armWait(options, what, reject)
+    promise.then(
+      (v) => {
+        disarm()
+        resolve(v)
+      },
+      (e) => {
+        disarm()
+        reject(e)
+      },
+    )
+  })
+}
+
+function noop(): void {}

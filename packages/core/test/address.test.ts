@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest'
+import { connect, isIpcError, parseAddress, parseSize } from '../src/index.js'
+
+describe('addresses', () => {
+  it('splits path, abstract and host:port forms with options', () => {
+    expect(parseAddress('unix:/run/app.sock')).toMatchObject({ scheme: 'unix', target: '/run/app.sock' })
+    expect(parseAddress('unix:@app').target).toBe('@app')
+    const tcp = parseAddress('tcp://127.0.0.1:7000?highWaterMark=64KiB')
+    expect(tcp).toMatchObject({ scheme: 'tcp', host: '127.0.0.1', port: 7000 })
+    expect(tcp.params.get('highWaterMark')).toBe('64KiB')
+    expect(parseAddress('tcp://[::1]:80')).toMatchObject({ host: '::1', port: 80 })
+    expect(parseAddress('MQ+SYSV:/k').scheme).toBe('mq+sysv')
+  })
+
+  it('rejects malformed addresses with ERR_IPC_INVALID_ADDRESS', () => {
+    for (const bad of ['', 'no-scheme', 'tcp://h:99999', 'unix:/a\0b']) {
+      expect(() => parseAddress(bad), bad).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ADDRESS' }))
+    }
+  })
+
+  it('parses sizes with units', () => {
+    expect(parseSize('4MiB', 'x')).toBe(4 * 1024 * 1024)
+    expect(parseSize('64KiB', 'x')).toBe(65536)
+    expect(parseSize('1.5KB', 'x')).toBe(1500)
+    expect(() => parseSize('lots', 'x')).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+  })
+
+  it('connect to an unregistered scheme says which package to import', async () => {
+    const err = await connect('nosuch:/x').catch((e) => e)
+    expect(isIpcError(err, 'ERR_IPC_UNSUPPORTED')).toBe(true)
+    expect(err.message).toMatch(/import the package/)
+  })
+})

@@ -1,0 +1,48 @@
+/**
+ * `@ipc/socket` — Unix domain sockets (`unix:/path`, `unix:@abstract`) and TCP (`tcp://host:port`)
+ * behind the ipc {@link Transport}. Importing this package registers the `unix` and `tcp` schemes
+ * with `@ipc/core`'s `connect()` / `listen()`.
+ *
+ * - Unix sockets report the peer's `{ pid, uid, gid }` (SO_PEERCRED) as `transport.peer`, and a
+ *   listener rejects other uids before reading a byte (`allow`, default: this process's uid).
+ * - Socket files are created owner-only (0600) whatever the umask; a stale file left by a crashed
+ *   server is reclaimed, a live one gives `ERR_IPC_ADDRESS_IN_USE`.
+ * - TCP listens on 127.0.0.1 unless the address names a host, with TCP_NODELAY.
+ *
+ * @packageDocumentation
+ */
+import {
+  type Address,
+  type ConnectOptions,
+  type Listener,
+  type Transport,
+  connect as coreConnect,
+  listen as coreListen,
+  registerScheme,
+} from '@ipc/core'
+import { type TcpListenOptions, type UnixListenOptions } from './options.js'
+import { connectTcp, listenTcp } from './tcp.js'
+import { connectUnix, listenUnix } from './unix.js'
+
+export type { TcpListenOptions, UnixListenOptions } from './options.js'
+
+registerScheme('unix', {
+  connect: (a: Address, o: ConnectOptions) => connectUnix(a, o),
+  listen: (a: Address, o: UnixListenOptions) => listenUnix(a, o),
+  params: ['allow', 'mode', 'backlog'],
+})
+registerScheme('tcp', {
+  connect: (a: Address, o: ConnectOptions) => connectTcp(a, o),
+  listen: (a: Address, o: TcpListenOptions) => listenTcp(a, o),
+  params: ['backlog'],
+})
+
+/** Connects to a `unix:` or `tcp:` address (the same as `@ipc/core`'s `connect`). */
+export function connect<Out = unknown, In = unknown>(address: string, options?: ConnectOptions<In>): Promise<Transport<Out, In>> {
+  return coreConnect<Out, In>(address, options)
+}
+
+/** Listens at a `unix:` or `tcp:` address (the same as `@ipc/core`'s `listen`). */
+export function listen<Out = unknown, In = unknown>(address: string, options?: UnixListenOptions<In> | TcpListenOptions<In>): Promise<Listener<Out, In>> {
+  return coreListen<Out, In>(address, options)
+}
