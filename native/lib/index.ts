@@ -49,6 +49,8 @@ export interface NativeAddon {
   getPipeSize(fd: number): number
   /** `fcntl(fd, F_SETPIPE_SZ, size)`: returns the capacity granted (rounded up by the kernel). */
   setPipeSize(fd: number, size: number): number
+  /** Sets (or clears, with `on = false`) `FD_CLOEXEC` on `fd`. */
+  setCloexec(fd: number, on?: boolean): void
   /** `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)` on a connected Unix socket. */
   peerCred(fd: number): PeerCredentials
   /** Opens a pidfd for `pid` now and calls `onExit` once when that process exits. */

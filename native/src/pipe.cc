@@ -35,10 +35,22 @@ static Napi::Value SetPipeSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), size);
 }
 
+// setCloexec(fd, on): FD_CLOEXEC on an inherited fd, so it does not leak into grandchildren.
+static Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  bool on = info.Length() < 2 || info[1].ToBoolean().Value();
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  int next = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  if (next != flags && fcntl(fd, F_SETFD, next) < 0) ThrowErrno(info.Env(), "fcntl", errno);
+  return info.Env().Undefined();
+}
+
 void InitPipe(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe2", Napi::Function::New(env, Pipe2, "pipe2"));
   exports.Set("getPipeSize", Napi::Function::New(env, GetPipeSize, "getPipeSize"));
   exports.Set("setPipeSize", Napi::Function::New(env, SetPipeSize, "setPipeSize"));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("O_NONBLOCK", Napi::Number::New(env, O_NONBLOCK));
   exports.Set("PIPE_BUF", Napi::Number::New(env, PIPE_BUF));
 }

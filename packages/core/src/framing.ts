@@ -4,6 +4,17 @@ import { IpcError } from './errors.js'
 export const FRAME_HEADER_BYTES = 4
 
 /**
+ * Length prefixes with the top bit set are control frames (no body), so a message is at most
+ * 2^31 - 1 bytes. The only one so far: GOODBYE, the last frame of a graceful `close()`, which tells
+ * the peer that the end of stream that follows is not a crash.
+ */
+export const CONTROL_BIT = 0x80000000
+/** The control frame a graceful close ends with. */
+export const GOODBYE = CONTROL_BIT + 1
+/** The largest message a frame can carry. */
+export const MAX_FRAME = CONTROL_BIT - 1
+
+/**
  * Splits a byte stream into frames (`[u32 LE length][length bytes]`). The length is checked against
  * `maxFrame` before anything is allocated for the body; a frame that arrives whole inside one chunk
  * is passed on as a view of that chunk (no copy), a frame that spans chunks is assembled once.
@@ -18,10 +29,12 @@ export class FrameDecoder {
   /**
    * @param maxFrame largest frame accepted; a larger length prefix throws `ERR_IPC_MESSAGE_TOO_LARGE`.
    * @param onFrame called for each whole frame, in order.
+   * @param onGoodbye called when the peer's GOODBYE control frame arrives (nothing follows it).
    */
   constructor(
     private readonly maxFrame: number,
     private readonly onFrame: (frame: Uint8Array) => void,
+    private readonly onGoodbye: () => void = () => {},
   ) {}
 
   /** `true` while a frame (or its length prefix) has begun but not ended. */
@@ -55,6 +68,7 @@ export class FrameDecoder {
         // fast path: the whole header is here
         const size = (chunk[pos]! | (chunk[pos + 1]! << 8) | (chunk[pos + 2]! << 16)) + chunk[pos + 3]! * 0x1000000
         pos += FRAME_HEADER_BYTES
+        if (this.control(size)) continue
         this.check(size)
         if (len - pos >= size) {
           const frame = chunk.subarray(pos, pos + size)
@@ -71,11 +85,20 @@ export class FrameDecoder {
         const size = this.headerValue
         this.headerValue = 0
         this.headerHave = 0
+        if (this.control(size)) continue
         this.check(size)
         if (size === 0) this.onFrame(new Uint8Array(0))
         else this.startBody(size)
       }
     }
+  }
+
+  /** Handles a control frame; returns `true` if `size` was one. */
+  private control(size: number): boolean {
+    if (size !== GOODBYE) return false
+    this.stopped = true
+    this.onGoodbye()
+    return true
   }
 
   private startBody(size: number): void {

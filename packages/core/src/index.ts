@@ -10,13 +10,14 @@
 export { type Address, parseAddress, parseSize, parseBoolean } from './address.js'
 export { type Codec, type CodecOption, type MsgpackCodecOptions, msgpack, json, raw, resolveCodec } from './codec.js'
 export { IpcError, type IpcErrorCode, type IpcErrorOptions, isIpcError, fromErrno } from './errors.js'
-export { FrameDecoder, FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
+export { CONTROL_BIT, FrameDecoder, FRAME_HEADER_BYTES, GOODBYE, MAX_FRAME, writeFrameHeader } from './framing.js'
 export type { CloseReason, Link, LinkEnd, LinkEvents, PeerInfo } from './link.js'
 export { type Listener, type ListenerControl, type ListenerSource, createListener } from './listener.js'
 export { checkMsgpack } from './msgpack-guard.js'
 export { Outbox, cutIntoUnits } from './outbox.js'
 export { type ConnectOptions, type ListenOptions, type SchemeHandler, connect, listen, registerScheme, registeredSchemes } from './registry.js'
 export type { StandardSchemaV1 } from './schema.js'
+export { type ProcessWatch, classifyProcessEnd } from './process-end.js'
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from './stream-link.js'
 export {
   type CloseInfo,

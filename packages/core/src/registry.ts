@@ -43,7 +43,7 @@ export function registeredSchemes(): string[] {
 }
 
 const COMMON_PARAMS: Record<string, (v: string) => unknown> = {
-  maxMessageSize: (v) => parseSize(v, 'maxMessageSize', 1, 0xffffffff),
+  maxMessageSize: (v) => parseSize(v, 'maxMessageSize', 1, 0x7fffffff),
   highWaterMark: (v) => parseSize(v, 'highWaterMark', 1),
   closeTimeout: (v) => parseSize(v, 'closeTimeout', 0),
   timeout: (v) => parseSize(v, 'timeout', 0),

@@ -17,6 +17,12 @@ export interface StreamLinkOptions {
   classifyEnd?: (error: Error | undefined) => LinkEnd | Promise<LinkEnd>
   /** Releases what the mechanism holds besides the streams (watchers, files). Called once. */
   release?: () => void
+  /**
+   * Called once at start with a function that ends the link from outside the streams (e.g. when a
+   * process watch sees the peer exit but the stream's end never comes because another process
+   * still holds the peer's descriptor). Data not yet read is dropped.
+   */
+  externalEnd?: (end: (info: LinkEnd) => void) => void
 }
 
 const PEER_GONE = new Set(['EPIPE', 'ECONNRESET', 'ECONNABORTED', 'ENOTCONN'])
@@ -61,6 +67,13 @@ class StreamLink implements Link {
     writable.on('drain', () => this.events?.drain())
     if (writable !== readable) writable.on('error', (err) => this.onEnd(err))
     if (readable.isPaused()) readable.resume()
+    this.options.externalEnd?.((info) => {
+      if (this.ended || this.events === undefined) return
+      this.ended = true
+      const ev = this.events
+      this.events = undefined
+      ev.end(info)
+    })
   }
 
   write(chunks: Uint8Array[]): boolean {

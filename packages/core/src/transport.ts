@@ -1,6 +1,6 @@
 import { type Codec, type CodecOption, resolveCodec } from './codec.js'
 import { IpcError, fromErrno } from './errors.js'
-import { FrameDecoder } from './framing.js'
+import { FrameDecoder, GOODBYE, MAX_FRAME } from './framing.js'
 import type { CloseReason, Link, LinkEnd, PeerInfo } from './link.js'
 import { Outbox } from './outbox.js'
 import { Queue } from './queue.js'
@@ -110,8 +110,8 @@ export function resolveTransportOptions(options: TransportOptions<any> = {}): Re
   const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE
   const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
   const closeTimeout = options.closeTimeout ?? 10_000
-  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 1 || maxMessageSize > 0xffffffff) {
-    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `maxMessageSize must be an integer from 1 to 4294967295, got ${maxMessageSize}`)
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 1 || maxMessageSize > MAX_FRAME) {
+    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `maxMessageSize must be an integer from 1 to ${MAX_FRAME}, got ${maxMessageSize}`)
   }
   if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
     throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `highWaterMark must be a positive integer, got ${highWaterMark}`)
@@ -178,7 +178,11 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     this.closeTimeout = o.closeTimeout
     this.schema = o.schema
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
-    this.decoder = new FrameDecoder(this.maxMessageSize, (frame) => this.onFrame(frame))
+    this.decoder = new FrameDecoder(
+      this.maxMessageSize,
+      (frame) => this.onFrame(frame),
+      () => this.onLinkEnd({ reason: 'peer' }), // a graceful close: whatever ends the stream next is not a crash
+    )
     link.start({
       data: (chunk) => this.onData(chunk),
       drain: () => {
@@ -439,7 +443,13 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, this.closeTimeout, 'timeout')))
     const ended = this.closed.then(() => 'ended' as const)
     let outcome = await Promise.race([flushed.then(() => 'flushed' as const), timedOut, ended])
-    if (outcome === 'flushed') {
+    if (outcome === 'flushed' && this.state !== 'closed') {
+      this.outbox.addControl(GOODBYE)
+      try {
+        this.link.write(this.outbox.take(this.link.maxUnit))
+      } catch {
+        // the peer is gone; closing goes on
+      }
       outcome = await Promise.race([
         this.link.close().then(
           () => 'flushed' as const,

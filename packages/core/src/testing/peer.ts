@@ -48,8 +48,11 @@ async function main(): Promise<void> {
       // send back every message until the other side closes
       let count = 0
       for await (const m of t) {
-        await t.send(m)
         count++
+        // once the other side has said goodbye, echoes have nowhere to go
+        await t.send(m).catch((err) => {
+          if (t.isOpen) throw err
+        })
       }
       const info = await t.closed
       report({ count, reason: info.reason })
