@@ -53,7 +53,7 @@ const COMMON_PARAMS: Record<string, (v: string) => unknown> = {
   },
 }
 
-function resolve(text: string, options: Record<string, unknown> | undefined): [SchemeHandler, Address, Record<string, unknown>] {
+function resolve(text: string, options: object | undefined): [SchemeHandler, Address, Record<string, unknown>] {
   const address = parseAddress(text)
   const handler = registry.get(address.scheme)
   if (!handler) {
@@ -86,7 +86,7 @@ function resolve(text: string, options: Record<string, unknown> | undefined): [S
  * const t = await connect<Request, Reply>('unix:/run/app.sock')
  * ```
  */
-export async function connect<Out = unknown, In = unknown>(address: string, options?: ConnectOptions<In>): Promise<Transport<Out, In>> {
+export async function connect<Out = unknown, In = unknown>(address: string, options?: ConnectOptions<In> | TransportOptions<In>): Promise<Transport<Out, In>> {
   const [handler, parsed, merged] = resolve(address, options)
   return handler.connect(parsed, merged) as Promise<Transport<Out, In>>
 }
@@ -102,7 +102,7 @@ export async function connect<Out = unknown, In = unknown>(address: string, opti
  * for await (const conn of server) handle(conn)
  * ```
  */
-export async function listen<Out = unknown, In = unknown>(address: string, options?: ListenOptions<In>): Promise<Listener<Out, In>> {
+export async function listen<Out = unknown, In = unknown>(address: string, options?: ListenOptions<In> | TransportOptions<In>): Promise<Listener<Out, In>> {
   const [handler, parsed, merged] = resolve(address, options)
   return handler.listen(parsed, merged) as Promise<Listener<Out, In>>
 }

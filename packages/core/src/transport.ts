@@ -9,7 +9,7 @@ import { type WaitOptions, abortError, armWait, checkTimeout } from './waits.js'
 
 /** Options every transport accepts (also as address query parameters where they are plain values). */
 export interface TransportOptions<In = unknown> {
-  /** How messages become bytes: `'msgpack'` (default), `'json'`, `'raw'` or a custom {@link Codec}. */
+  /** How messages become bytes: `'msgpack'` (default), `'json'`, `'raw'` or a custom `Codec`. */
   codec?: CodecOption
   /** Largest encoded message accepted, in either direction. Default 16 MiB. */
   maxMessageSize?: number

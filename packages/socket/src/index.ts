@@ -1,6 +1,6 @@
 /**
  * `@ipc/socket` — Unix domain sockets (`unix:/path`, `unix:@abstract`) and TCP (`tcp://host:port`)
- * behind the ipc {@link Transport}. Importing this package registers the `unix` and `tcp` schemes
+ * behind the ipc `Transport`. Importing this package registers the `unix` and `tcp` schemes
  * with `@ipc/core`'s `connect()` / `listen()`.
  *
  * - Unix sockets report the peer's `{ pid, uid, gid }` (SO_PEERCRED) as `transport.peer`, and a

@@ -393,21 +393,27 @@ export function describeConformance(target: ConformanceTarget): void {
 
       if (lt.injectRaw) {
         const injectAt = lt.injectRaw.bind(lt)
-        it('the listener keeps serving after a connection sent garbage', async () => {
+        it('the listener and other connections keep working after a connection sent garbage', async () => {
           const address = lt.fresh()
           const server = await lt.listen(address, {})
           cleanups.push(() => server.close())
+          const before = lt.spawnClient(server.address, 'echo', {})
+          cleanups.push(() => (before.exitCode === null ? before.kill('SIGKILL') : undefined))
+          const beforeConn = await server.accept({ timeout: 20_000 })
           await injectAt(server.address, Uint8Array.from([0xff, 0xff, 0xff, 0x7f, 0, 0]), false)
           const badConn = await server.accept({ timeout: 20_000 })
           cleanups.push(() => badConn.close())
           expect((await badConn.closed).error?.code).toBe('ERR_IPC_MESSAGE_TOO_LARGE')
-          const good = lt.spawnClient(server.address, 'echo', {})
-          cleanups.push(() => (good.exitCode === null ? good.kill('SIGKILL') : undefined))
-          const goodConn = await server.accept({ timeout: 20_000 })
-          await goodConn.send({ ok: 1 })
-          expect(await goodConn.receive({ timeout: 10_000 })).toEqual({ ok: 1 })
-          await goodConn.close()
-          expect(await exitOf(good)).toBe(0)
+          const after = lt.spawnClient(server.address, 'echo', {})
+          cleanups.push(() => (after.exitCode === null ? after.kill('SIGKILL') : undefined))
+          const afterConn = await server.accept({ timeout: 20_000 })
+          for (const conn of [beforeConn, afterConn]) {
+            await conn.send({ ok: 1 })
+            expect(await conn.receive({ timeout: 10_000 })).toEqual({ ok: 1 })
+            await conn.close()
+          }
+          expect(await exitOf(before)).toBe(0)
+          expect(await exitOf(after)).toBe(0)
         })
       }
     }

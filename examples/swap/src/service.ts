@@ -1,0 +1,13 @@
+/**
+ * The service process. It dials the address it is given (`unix:…`, `tcp://…`, `pipe:`, …) and
+ * serves the procedures there; the same code for every transport.
+ */
+import { connect, serve } from '@ipc/core'
+import '@ipc/pipe'
+import '@ipc/socket'
+import { procedures } from './protocol.js'
+
+const address = process.argv[2]
+if (!address) throw new Error('usage: service <address>')
+const transport = await connect(address)
+await serve(transport, procedures)

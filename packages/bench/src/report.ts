@@ -1,0 +1,87 @@
+/** The Markdown tables. */
+import { type Name, OURS, PAYLOADS, type Row } from './common.js'
+import type { MemoryResult } from './memory.js'
+
+export function payloadLabel(bytes: number): string {
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`
+  return `${bytes} B`
+}
+
+function fixed(n: number | null, digits: number): string {
+  return n === null || !Number.isFinite(n) ? '—' : n.toFixed(digits)
+}
+
+function int(n: number | null): string {
+  return n === null || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US')
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return '—'
+  return `${(a / b).toFixed(2)}×`
+}
+
+function table(head: string[], align: ('l' | 'r')[], rows: string[][]): string {
+  const lines = [`| ${head.join(' | ')} |`, `|${align.map((a) => (a === 'r' ? '---:' : ':---')).join('|')}|`]
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`)
+  return lines.join('\n')
+}
+
+export function resultsTable(rows: Row[]): string {
+  return table(
+    ['name', 'payload', 'RTT p50 µs', 'RTT p99 µs', 'msgs/s', 'MB/s'],
+    ['l', 'r', 'r', 'r', 'r', 'r'],
+    rows.map((r) => [
+      r.name,
+      payloadLabel(r.payloadBytes),
+      fixed(r.rttP50Us, 1),
+      fixed(r.rttP99Us, 1),
+      int(r.msgsPerSec),
+      fixed(r.bytesPerSec === null ? null : r.bytesPerSec / 1e6, 1),
+    ]),
+  )
+}
+
+export function ratioTable(rows: Row[]): string {
+  const find = (name: Name, payload: number): Row | undefined => rows.find((r) => r.name === name && r.payloadBytes === payload)
+  const out: string[][] = []
+  for (const name of OURS) {
+    for (const payload of PAYLOADS) {
+      const r = find(name, payload)
+      const cork = find('net-cork', payload)
+      const zmq = find('zeromq-ipc', payload)
+      const adv = find('fork-advanced', payload)
+      out.push([
+        name,
+        payloadLabel(payload),
+        ratio(r?.msgsPerSec, cork?.msgsPerSec),
+        ratio(r?.msgsPerSec, zmq?.msgsPerSec),
+        ratio(r?.msgsPerSec, adv?.msgsPerSec),
+        ratio(r?.rttP50Us, cork?.rttP50Us),
+      ])
+    }
+  }
+  return table(
+    ['transport', 'payload', 'msgs/s vs net-cork', 'msgs/s vs zeromq-ipc', 'msgs/s vs fork-advanced', 'RTT p50 vs net-cork'],
+    ['l', 'r', 'r', 'r', 'r', 'r'],
+    out,
+  )
+}
+
+export function memoryTable(m: MemoryResult | undefined): string {
+  const head = ['transport', 'highWaterMark', 'payload', 'accepted before send blocked', 'send blocked', 'peak RSS growth', 'limit (hwm + 32 MiB)', 'within limit']
+  const align: ('l' | 'r')[] = ['l', 'r', 'r', 'r', 'l', 'r', 'r', 'l']
+  if (m === undefined) return table(head, align, [['unix', '1 MiB', '64 KiB', '—', '—', '—', '—', 'failed']])
+  const MiB = 1024 * 1024
+  return table(head, align, [
+    [
+      m.transport,
+      `${m.highWaterMark / MiB} MiB`,
+      payloadLabel(m.payloadBytes),
+      `${(m.bytesAccepted / MiB).toFixed(2)} MiB (${m.messagesAccepted} msgs)`,
+      m.sendBlocked ? 'yes' : 'NO',
+      `${m.peakRssGrowthMiB.toFixed(1)} MiB`,
+      `${m.limitMiB} MiB`,
+      m.withinLimit ? 'yes' : 'NO',
+    ],
+  ])
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { createTransport, isIpcError, type StandardSchemaV1 } from '../src/index.js'
+import { memoryLinkPair } from './memory-link.js'
+
+describe('transport logic', () => {
+  it('batches everything queued in one tick into one link write', async () => {
+    const [a, b] = memoryLinkPair()
+    const tx = createTransport(a)
+    const rx = createTransport(b)
+    for (let i = 0; i < 1000; i++) void tx.send({ i })
+    for (let i = 0; i < 1000; i++) expect(await rx.receive()).toEqual({ i })
+    expect((a as unknown as { writes: number }).writes).toBe(1)
+    expect(tx.stats).toMatchObject({ messagesOut: 1000, queuedMessages: 0 })
+    expect(rx.stats).toMatchObject({ messagesIn: 1000, bufferedMessages: 0 })
+  })
+
+  it('send() waits beyond highWaterMark and honours its AbortSignal', async () => {
+    const [a] = memoryLinkPair()
+    ;(a as { write: unknown }).write = () => false // a link that never drains
+    const tx = createTransport(a, { highWaterMark: 1000 })
+    // the first two go to the link (which then reports full), the next two fill the queue past the mark
+    for (let k = 0; k < 4; k++) await tx.send(new Uint8Array(600))
+    expect(tx.stats.queuedBytes).toBe(2 * (4 + 603)) // prefix + msgpack bin16 header + bytes
+    const ac = new AbortController()
+    const waiting = tx.send(new Uint8Array(10), { signal: ac.signal })
+    const timed = tx.send(new Uint8Array(10), { timeout: 5 })
+    expect(isIpcError(await timed.catch((e) => e), 'ERR_IPC_TIMEOUT')).toBe(true)
+    ac.abort()
+    expect(isIpcError(await waiting.catch((e) => e), 'ERR_IPC_ABORTED')).toBe(true)
+  })
+
+  it('checks async Standard Schema validators in order', async () => {
+    const schema: StandardSchemaV1<unknown, { n: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (v) => {
+          await new Promise((r) => setTimeout(r, (v as { n: number }).n % 3))
+          return typeof (v as { n?: unknown }).n === 'number' ? { value: v as { n: number } } : { issues: [{ message: 'n' }] }
+        },
+      },
+    }
+    const [a, b] = memoryLinkPair()
+    const tx = createTransport(a)
+    const rx = createTransport(b, { schema })
+    for (let n = 0; n < 20; n++) void tx.send({ n })
+    void tx.send({ n: 'bad' })
+    for (let n = 0; n < 20; n++) expect(await rx.receive()).toEqual({ n })
+    const info = await rx.closed
+    expect(info.reason).toBe('error')
+    expect(info.error?.code).toBe('ERR_IPC_DECODE')
+  })
+
+  it('rejects bad options with ERR_IPC_INVALID_ARGUMENT', () => {
+    const [a] = memoryLinkPair()
+    expect(() => createTransport(a, { maxMessageSize: 2 ** 31 })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+    expect(() => createTransport(a, { highWaterMark: 0 })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+    expect(() => createTransport(a, { schema: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+  })
+})
