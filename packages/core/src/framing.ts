@@ -102,7 +102,7 @@ export class FrameDecoder {
   }
 
   private startBody(size: number): void {
-    this.body = new Uint8Array(size)
+    this.body = Buffer.allocUnsafe(size) // every byte is written before the frame is passed on
     this.bodyHave = 0
   }
 

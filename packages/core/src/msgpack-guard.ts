@@ -11,7 +11,9 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number, extensions: bo
   let pos = 0
   let pending = 1 // items still to read at the current nesting level
   const stack: number[] = []
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const u16 = (at: number): number => (bytes[at]! << 8) | bytes[at + 1]!
+  const u32 = (at: number): number => bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!)
+  const i8 = (at: number): number => (bytes[at]! << 24) >> 24
 
   while (true) {
     while (pending === 0) {
@@ -36,16 +38,16 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number, extensions: bo
           skip = bytes[pos]!; pos += 1; break
         case 0xc5: case 0xda: // bin16, str16
           if (pos + 2 > end) return 'truncated length'
-          skip = view.getUint16(pos); pos += 2; break
+          skip = u16(pos); pos += 2; break
         case 0xc6: case 0xdb: // bin32, str32
           if (pos + 4 > end) return 'truncated length'
-          skip = view.getUint32(pos); pos += 4; break
+          skip = u32(pos); pos += 4; break
         case 0xc7: case 0xc8: case 0xc9: { // ext8/16/32: length, type, data
           const lenBytes = b === 0xc7 ? 1 : b === 0xc8 ? 2 : 4
           if (pos + lenBytes + 1 > end) return 'truncated extension header'
-          const len = lenBytes === 1 ? bytes[pos]! : lenBytes === 2 ? view.getUint16(pos) : view.getUint32(pos)
+          const len = lenBytes === 1 ? bytes[pos]! : lenBytes === 2 ? u16(pos) : u32(pos)
           pos += lenBytes
-          const type = view.getInt8(pos++)
+          const type = i8(pos++)
           if (!extensions && !(type === -1 && len === 12)) return `extension type ${type} is not enabled`
           skip = len
           break
@@ -59,7 +61,7 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number, extensions: bo
         case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: { // fixext 1/2/4/8/16
           const len = 1 << (b - 0xd4)
           if (pos + 1 > end) return 'truncated extension header'
-          const type = view.getInt8(pos++)
+          const type = i8(pos++)
           // undefined (type 0, 1 byte) and timestamps (type -1, 4 or 8 bytes) are always safe
           if (!extensions && !((type === 0 && len === 1) || (type === -1 && (len === 4 || len === 8)))) {
             return `extension type ${type} is not enabled`
@@ -69,16 +71,16 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number, extensions: bo
         }
         case 0xdc: // array16
           if (pos + 2 > end) return 'truncated length'
-          items = view.getUint16(pos); pos += 2; break
+          items = u16(pos); pos += 2; break
         case 0xdd: // array32
           if (pos + 4 > end) return 'truncated length'
-          items = view.getUint32(pos); pos += 4; break
+          items = u32(pos); pos += 4; break
         case 0xde: // map16
           if (pos + 2 > end) return 'truncated length'
-          items = view.getUint16(pos) * 2; pos += 2; break
+          items = u16(pos) * 2; pos += 2; break
         case 0xdf: // map32
           if (pos + 4 > end) return 'truncated length'
-          items = view.getUint32(pos) * 2; pos += 4; break
+          items = u32(pos) * 2; pos += 4; break
       }
     }
     if (items >= 0) {

@@ -14,8 +14,10 @@ export interface TransportOptions<In = unknown> {
   /** Largest encoded message accepted, in either direction. Default 16 MiB. */
   maxMessageSize?: number
   /**
-   * Bytes that may wait in the send queue before `send()` waits, and bytes of received messages
-   * that may wait for `receive()` before this side stops reading from the kernel. Default 1 MiB.
+   * Bytes that may wait in this process to be sent (queued, or handed to the link and not yet taken
+   * by the kernel) before `send()` waits, and bytes of received messages that may wait for
+   * `receive()` before this side stops reading from the kernel. A message is never split, so each
+   * bound may be passed by one message. Default 1 MiB.
    */
   highWaterMark?: number
   /** A Standard Schema validator checked on every received message; a failure closes the transport with `ERR_IPC_DECODE`. */
@@ -87,6 +89,9 @@ export interface Transport<Out = unknown, In = unknown> extends AsyncIterable<In
 const RESOLVED: Promise<void> = Promise.resolve()
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024
+/** Queued bytes that make `send()` flush at once instead of at the end of the tick, so a sender
+ * looping on `await send()` keeps the link busy rather than filling the whole queue first. */
+const BATCH_BYTES = 64 * 1024
 
 interface PendingSend {
   frame: Uint8Array
@@ -151,6 +156,8 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
   private readonly outbox = new Outbox()
   private readonly waitingSends = new Queue<PendingSend>()
   private linkFull = false
+  /** Bytes of the last batch the link took but reported it could not yet pass on (until `drain`). */
+  private linkHeld = 0
   private flushScheduled = false
   private readonly flushBound = (): void => this.flush()
 
@@ -187,6 +194,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       data: (chunk) => this.onData(chunk),
       drain: () => {
         this.linkFull = false
+        this.linkHeld = 0
         this.flush()
       },
       end: (info) => this.onLinkEnd(info),
@@ -210,7 +218,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       queuedMessages: this.outbox.frames + this.waitingSends.length,
-      queuedBytes: this.outbox.bytes + waitingBytes,
+      queuedBytes: this.outbox.bytes + this.linkHeld + waitingBytes,
       bufferedMessages: this.inbox.length,
     }
   }
@@ -234,8 +242,9 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
         }),
       )
     }
-    if (this.waitingSends.length === 0 && this.outbox.bytes < this.hwm) {
+    if (this.waitingSends.length === 0 && this.hasRoom()) {
       this.enqueue(frame)
+      if (this.outbox.bytes >= BATCH_BYTES && !this.linkFull) this.flush()
       return RESOLVED
     }
     if (options !== undefined) {
@@ -251,6 +260,17 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       this.waitingSends.push(pending)
       this.scheduleFlush()
     })
+  }
+
+  /**
+   * Whether a message may join the queue now. Never past `highWaterMark`; and while the link is
+   * full, only one batch more: a sender then waits for the link's drain, which lets the event loop
+   * turn and the kernel move data while the next batch is encoded (both processes stay busy).
+   */
+  private hasRoom(): boolean {
+    const queued = this.outbox.bytes
+    if (queued + this.linkHeld >= this.hwm) return false
+    return !this.linkFull || queued < BATCH_BYTES
   }
 
   private enqueue(frame: Uint8Array): void {
@@ -271,6 +291,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     this.flushScheduled = false
     if (this.state === 'closed' || this.linkFull) return
     if (this.outbox.frames > 0) {
+      const batchBytes = this.outbox.bytes
       const chunks = this.outbox.take(this.link.maxUnit)
       let more: boolean
       try {
@@ -279,10 +300,13 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
         this.fail(fromErrno(err, 'write'))
         return
       }
-      if (!more) this.linkFull = true
+      if (!more) {
+        this.linkFull = true
+        this.linkHeld = batchBytes
+      }
     }
     // admit senders that waited for room, in order
-    while (this.waitingSends.length > 0 && this.outbox.bytes < this.hwm) {
+    while (this.waitingSends.length > 0 && this.hasRoom()) {
       const pending = this.waitingSends.shift()!
       pending.disarm()
       this.enqueue(pending.frame)
