@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr'
+import { Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr'
 import { IpcError } from './errors.js'
 import { checkJsonDepth, checkMsgpack } from './msgpack-guard.js'
 
@@ -13,7 +13,21 @@ export interface Codec<T = unknown> {
   encode(value: T): Uint8Array
   /** Decodes one message from exactly these bytes. */
   decode(bytes: Uint8Array): T
+  /**
+   * Optional fast path: encodes into the codec's own scratch memory and returns it with the
+   * message at `[start, end)`, allocating nothing per message. The bytes stay valid until the
+   * next call; the transport copies them (or takes `subarray(start, end)` of large ones at once).
+   */
+  encodeShared?(value: T): SharedEncoding
+  /**
+   * Optional fast path: decodes the message at `buffer[start, end)` without a view of it being
+   * made first (the buffer may hold other messages).
+   */
+  decodeRange?(buffer: Uint8Array, start: number, end: number): T
 }
+
+/** Scratch memory holding one encoded message at `[start, end)` (see {@link Codec.encodeShared}). */
+export type SharedEncoding = Uint8Array & { start: number; end: number }
 
 /** Options of the msgpack codec. */
 export interface MsgpackCodecOptions {
@@ -43,12 +57,19 @@ export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   return {
     name: 'msgpack',
     encode: (value) => packr.pack(value),
+    // msgpackr writes each message after the previous one in its buffer and never back over it,
+    // so a range stays intact until the buffer is replaced
+    encodeShared: (value) => packr.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding,
     decode(bytes) {
+      return this.decodeRange!(bytes, 0, bytes.length)
+    },
+    decodeRange(buffer, start, end) {
       if (!extensions) {
-        const problem = checkMsgpack(bytes, maxDepth, false)
+        const problem = checkMsgpack(buffer, start, end, maxDepth, false)
         if (problem !== undefined) throw new Error(`invalid msgpack: ${problem}`)
       }
-      return unpackr.unpack(bytes)
+      if (start === end) throw new Error('invalid msgpack: an empty message')
+      return unpackr.unpack(buffer, { start, end })
     },
   }
 }

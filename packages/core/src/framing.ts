@@ -28,12 +28,13 @@ export class FrameDecoder {
 
   /**
    * @param maxFrame largest frame accepted; a larger length prefix throws `ERR_IPC_MESSAGE_TOO_LARGE`.
-   * @param onFrame called for each whole frame, in order.
+   * @param onFrame called for each whole frame, in order, as `buffer[start, end)` (the buffer may
+   *   hold other frames too; a frame that arrived whole inside one chunk is not copied).
    * @param onGoodbye called when the peer's GOODBYE control frame arrives (nothing follows it).
    */
   constructor(
     private readonly maxFrame: number,
-    private readonly onFrame: (frame: Uint8Array) => void,
+    private readonly onFrame: (buffer: Uint8Array, start: number, end: number) => void,
     private readonly onGoodbye: () => void = () => {},
   ) {}
 
@@ -60,7 +61,7 @@ export class FrameDecoder {
         if (this.bodyHave === this.body.length) {
           const frame = this.body
           this.body = undefined
-          this.onFrame(frame)
+          this.onFrame(frame, 0, frame.length)
         }
         continue
       }
@@ -71,9 +72,9 @@ export class FrameDecoder {
         if (this.control(size)) continue
         this.check(size)
         if (len - pos >= size) {
-          const frame = chunk.subarray(pos, pos + size)
+          const start = pos
           pos += size
-          this.onFrame(frame)
+          this.onFrame(chunk, start, pos)
         } else {
           this.startBody(size)
         }
@@ -87,7 +88,7 @@ export class FrameDecoder {
         this.headerHave = 0
         if (this.control(size)) continue
         this.check(size)
-        if (size === 0) this.onFrame(new Uint8Array(0))
+        if (size === 0) this.onFrame(chunk, pos, pos)
         else this.startBody(size)
       }
     }

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 export { type Address, parseAddress, parseSize, parseBoolean } from './address.js'
-export { type Codec, type CodecOption, type MsgpackCodecOptions, msgpack, json, raw, resolveCodec } from './codec.js'
+export { type Codec, type CodecOption, type MsgpackCodecOptions, type SharedEncoding, msgpack, json, raw, resolveCodec } from './codec.js'
 export { IpcError, type IpcErrorCode, type IpcErrorOptions, isIpcError, fromErrno } from './errors.js'
 export { CONTROL_BIT, FrameDecoder, FRAME_HEADER_BYTES, GOODBYE, MAX_FRAME, writeFrameHeader } from './framing.js'
 export type { CloseReason, Link, LinkEnd, LinkEvents, PeerInfo } from './link.js'

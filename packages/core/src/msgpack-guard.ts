@@ -6,9 +6,8 @@
  * the harmless ones (unless `extensions` is on), the never-used byte 0xc1, and trailing bytes.
  * Returns `undefined` when the bytes are acceptable, or a short description of the first problem.
  */
-export function checkMsgpack(bytes: Uint8Array, maxDepth: number, extensions: boolean): string | undefined {
-  const end = bytes.length
-  let pos = 0
+export function checkMsgpack(bytes: Uint8Array, start: number, end: number, maxDepth: number, extensions: boolean): string | undefined {
+  let pos = start
   let pending = 1 // items still to read at the current nesting level
   const stack: number[] = []
   const u16 = (at: number): number => (bytes[at]! << 8) | bytes[at + 1]!

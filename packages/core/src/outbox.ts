@@ -1,7 +1,7 @@
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
 
 /** Frames at least this large are queued by reference instead of copied into the staging slab. */
-const BY_REFERENCE = 16 * 1024
+export const BY_REFERENCE = 16 * 1024
 /** Size of a staging slab; small frames are packed back to back into it. */
 const SLAB = 256 * 1024
 
@@ -38,6 +38,24 @@ export class Outbox {
       this.slabEnd += total
     }
     this.bytes += total
+    this.frames++
+  }
+
+  /** Appends the frame `source[start, end)` by copying it (for frames below the by-reference size). */
+  addCopy(source: Uint8Array, start: number, end: number): void {
+    const size = end - start
+    this.reserve(FRAME_HEADER_BYTES + size)
+    const slab = this.slab
+    let at = this.slabEnd
+    writeFrameHeader(slab, at, size)
+    at += FRAME_HEADER_BYTES
+    if (size <= 128) for (let i = start; i < end; i++) slab[at++] = source[i]!
+    else {
+      slab.set(source.subarray(start, end), at)
+      at += size
+    }
+    this.slabEnd = at
+    this.bytes += FRAME_HEADER_BYTES + size
     this.frames++
   }
 

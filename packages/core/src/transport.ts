@@ -1,8 +1,8 @@
-import { type Codec, type CodecOption, resolveCodec } from './codec.js'
+import { type Codec, type CodecOption, type SharedEncoding, resolveCodec } from './codec.js'
 import { IpcError, fromErrno } from './errors.js'
 import { FrameDecoder, GOODBYE, MAX_FRAME } from './framing.js'
 import type { CloseReason, Link, LinkEnd, PeerInfo } from './link.js'
-import { Outbox } from './outbox.js'
+import { BY_REFERENCE, Outbox } from './outbox.js'
 import { Queue } from './queue.js'
 import type { StandardSchemaV1 } from './schema.js'
 import { type WaitOptions, abortError, armWait, checkTimeout } from './waits.js'
@@ -187,7 +187,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
     this.decoder = new FrameDecoder(
       this.maxMessageSize,
-      (frame) => this.onFrame(frame),
+      (buffer, start, end) => this.onFrame(buffer, start, end),
       () => this.onLinkEnd({ reason: 'peer' }), // a graceful close: whatever ends the stream next is not a crash
     )
     link.start({
@@ -227,32 +227,47 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
 
   send(message: Out, options?: SendOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.sendClosedError())
-    let frame: Uint8Array
+    const codec = this.codec
+    let frame: Uint8Array | undefined
+    let shared: SharedEncoding | undefined
+    let size: number
     try {
-      frame = this.codec.encode(message)
+      if (codec.encodeShared !== undefined) {
+        shared = codec.encodeShared(message)
+        size = shared.end - shared.start
+      } else {
+        frame = codec.encode(message)
+        size = frame.length
+      }
     } catch (err) {
       return Promise.reject(
-        err instanceof IpcError ? err : new IpcError('ERR_IPC_INVALID_ARGUMENT', `${this.codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err }),
+        err instanceof IpcError ? err : new IpcError('ERR_IPC_INVALID_ARGUMENT', `${codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err }),
       )
     }
-    if (frame.length > this.maxMessageSize) {
+    if (size > this.maxMessageSize) {
       return Promise.reject(
-        new IpcError('ERR_IPC_MESSAGE_TOO_LARGE', `message of ${frame.length} bytes exceeds maxMessageSize (${this.maxMessageSize})`, {
-          details: { size: frame.length, maxMessageSize: this.maxMessageSize },
+        new IpcError('ERR_IPC_MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds maxMessageSize (${this.maxMessageSize})`, {
+          details: { size, maxMessageSize: this.maxMessageSize },
         }),
       )
     }
     if (this.waitingSends.length === 0 && this.hasRoom()) {
-      this.enqueue(frame)
+      if (shared !== undefined && size < BY_REFERENCE) this.outbox.addCopy(shared, shared.start, shared.end)
+      else this.outbox.add(frame ?? shared!.subarray(shared!.start, shared!.end))
+      this.messagesOut++
+      this.bytesOut += size
       if (this.outbox.bytes >= BATCH_BYTES && !this.linkFull) this.flush()
+      else this.scheduleFlush()
       return RESOLVED
     }
+    // no room: keep a stable copy of the bytes and wait
+    const waitingFrame = frame ?? shared!.slice(shared!.start, shared!.end)
     if (options !== undefined) {
       checkTimeout(options.timeout)
       if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'send'))
     }
     return new Promise<void>((resolve, reject) => {
-      const pending: PendingSend = { frame, resolve, reject, disarm: noop }
+      const pending: PendingSend = { frame: waitingFrame, resolve, reject, disarm: noop }
       pending.disarm = armWait(options, 'send', (err) => {
         this.waitingSends.remove(pending)
         reject(err)
@@ -331,22 +346,24 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     }
   }
 
-  private onFrame(frame: Uint8Array): void {
+  private onFrame(buffer: Uint8Array, start: number, end: number): void {
     if (this.state === 'closed') return
+    const size = end - start
+    const codec = this.codec
     let value: unknown
     try {
-      value = this.codec.decode(frame)
+      value = codec.decodeRange !== undefined ? codec.decodeRange(buffer, start, end) : codec.decode(buffer.subarray(start, end))
     } catch (err) {
       this.decoder.stop()
-      this.fail(new IpcError('ERR_IPC_DECODE', `cannot decode a ${frame.length}-byte message: ${(err as Error)?.message}`, { cause: err }))
+      this.fail(new IpcError('ERR_IPC_DECODE', `cannot decode a ${size}-byte message: ${(err as Error)?.message}`, { cause: err }))
       return
     }
     this.messagesIn++
-    this.bytesIn += frame.length
-    if (this.schema === undefined) this.deliver(value as In, frame.length)
-    else if (this.validating !== undefined) this.chainValidation(() => this.validate(value, frame.length))
+    this.bytesIn += size
+    if (this.schema === undefined) this.deliver(value as In, size)
+    else if (this.validating !== undefined) this.chainValidation(() => this.validate(value, size))
     else {
-      const pending = this.validate(value, frame.length)
+      const pending = this.validate(value, size)
       if (pending !== undefined) this.chainValidation(() => pending)
     }
   }

@@ -47,7 +47,7 @@ describe('codecs', () => {
     expect(() => mp.decode(deep)).toThrow(/nesting deeper than 64/)
     const ok = new Uint8Array(11).fill(0x91)
     ok[10] = 0x01
-    expect(checkMsgpack(ok, 64, false)).toBeUndefined()
+    expect(checkMsgpack(ok, 0, ok.length, 64, false)).toBeUndefined()
   })
 
   it('extensions can be enabled explicitly', () => {

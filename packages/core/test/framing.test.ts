@@ -3,7 +3,7 @@ import { FrameDecoder, Outbox, cutIntoUnits, isIpcError } from '../src/index.js'
 
 function frames(max: number) {
   const out: Uint8Array[] = []
-  return { out, decoder: new FrameDecoder(max, (f) => out.push(f.slice())) }
+  return { out, decoder: new FrameDecoder(max, (b, s, e) => out.push(b.slice(s, e))) }
 }
 
 function join(chunks: Uint8Array[]): Uint8Array {
