@@ -53,6 +53,8 @@ export interface NativeAddon {
   setCloexec(fd: number, on?: boolean): void
   /** `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)` on a connected Unix socket. */
   peerCred(fd: number): PeerCredentials
+  /** `mkfifo(path, mode)`: fails with `EEXIST` if anything, a symlink included, is at `path`. */
+  mkfifo(path: string, mode: number): void
   /** Opens a pidfd for `pid` now and calls `onExit` once when that process exits. */
   PidWatcher: new (pid: number, onExit: () => void) => PidWatcher
   /** `O_NONBLOCK`, for {@link NativeAddon.pipe2}. */

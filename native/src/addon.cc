@@ -5,6 +5,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipc::InitPipe(env, exports);
   ipc::InitPidfd(env, exports);
   ipc::InitSocket(env, exports);
+  ipc::InitFifo(env, exports);
   return exports;
 }
 

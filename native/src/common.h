@@ -34,5 +34,6 @@ inline int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* what) {
 void InitPipe(Napi::Env env, Napi::Object exports);
 void InitPidfd(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
+void InitFifo(Napi::Env env, Napi::Object exports);
 
 }  // namespace ipc

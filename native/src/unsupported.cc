@@ -4,4 +4,5 @@ namespace ipc {
 void InitPipe(Napi::Env, Napi::Object) {}
 void InitPidfd(Napi::Env, Napi::Object) {}
 void InitSocket(Napi::Env, Napi::Object) {}
+void InitFifo(Napi::Env, Napi::Object) {}
 }  // namespace ipc

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Transport, client, listen, parseAddress, registeredSchemes } from '@ipc/core'
 import { spawn as spawnWithPipes } from '@ipc/pipe'
+import '@ipc/fifo'
 import '@ipc/socket'
 import type { Procedures } from './protocol.js'
 
@@ -25,6 +26,7 @@ function exampleAddresses(dir: string): string[] {
     unix: [`unix:${join(dir, 'swap.sock')}`, `unix:@ipc-swap-${process.pid}`],
     tcp: ['tcp://127.0.0.1:0'],
     pipe: ['pipe:'],
+    fifo: [`fifo:${join(dir, 'swap.fifo')}`],
   }
   return registeredSchemes().flatMap((scheme) => known[scheme] ?? [])
 }

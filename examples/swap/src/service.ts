@@ -3,6 +3,7 @@
  * serves the procedures there; the same code for every transport.
  */
 import { connect, serve } from '@ipc/core'
+import '@ipc/fifo'
 import '@ipc/pipe'
 import '@ipc/socket'
 import { procedures } from './protocol.js'

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     case 'unix':
     case 'tcp':
     case 'pipe':
+    case 'fifo':
       return (await import('./peers/ours.js')).oursChild(config)
     case 'fork-json':
     case 'fork-advanced':

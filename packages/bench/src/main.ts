@@ -51,6 +51,7 @@ function benchFor(name: Name, folder: string): Bench {
     case 'unix':
     case 'tcp':
     case 'pipe':
+    case 'fifo':
       return ours(name, folder)
     case 'fork-json':
       return forkBench('json')

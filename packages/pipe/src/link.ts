@@ -1,12 +1,10 @@
 import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { type PeerInfo, type Transport, type TransportOptions, classifyProcessEnd, createTransport, streamLink } from '@ipc/core'
+import { type Transport, type TransportOptions, createTransport, processBound, streamLink } from '@ipc/core'
 import { native } from '@ipc/native'
 
 /** Pipe capacity asked for (the default is 64 KiB; 1 MiB is the unprivileged maximum). */
 const PIPE_CAPACITY = 1024 * 1024
-/** After the peer exits, how long its end of stream may take before the link is ended anyway. */
-const EXIT_EOF_GRACE_MS = 40
 
 /** Asks for a larger pipe buffer; the kernel may refuse (pipe-user-pages limits), which is fine. */
 export function growPipe(fd: number): void {
@@ -20,7 +18,8 @@ export function growPipe(fd: number): void {
 /**
  * A transport over two pipe fds bound to one peer process: `readFd` carries the peer's bytes,
  * `writeFd` ours. The peer's exit is watched through a pidfd, so a crash is noticed even when the
- * peer's descriptors live on in a grandchild. Closes both fds when it ends.
+ * peer's descriptors live on in a grandchild. Closes both fds when it ends. `failure` ends the
+ * transport with that error instead (a spawn that failed).
  */
 export function pipeTransport<Out, In>(
   readFd: number,
@@ -31,46 +30,11 @@ export function pipeTransport<Out, In>(
 ): Transport<Out, In> {
   const readable = new Socket({ fd: readFd, readable: true, writable: false })
   const writable = new Socket({ fd: writeFd, readable: false, writable: true })
-  let watcher: InstanceType<typeof native.PidWatcher> | undefined
-  const exitListeners: (() => void)[] = []
-  let exited = peerPid === undefined
-  if (peerPid !== undefined) {
-    try {
-      watcher = new native.PidWatcher(peerPid, () => {
-        exited = true
-        for (const l of exitListeners.splice(0)) l()
-      })
-    } catch {
-      exited = true // ESRCH: the peer is gone already
-    }
-  }
-  const watch = {
-    exited: () => exited || (watcher?.exited() ?? true),
-    onExit(listener: () => void) {
-      if (watch.exited()) listener()
-      else exitListeners.push(listener)
-    },
-  }
-  const peer: PeerInfo | undefined = peerPid === undefined ? undefined : { pid: peerPid }
-  const link = streamLink({
-    readable,
-    writable,
-    ...(peer ? { peer } : {}),
-    classifyEnd: classifyProcessEnd(watch),
-    release: () => watcher?.close(),
-    externalEnd(end) {
-      if (failure) {
-        void failure.then((error) => end({ reason: 'error', error }))
-        return
-      }
-      watch.onExit(() => {
-        // drain what the peer wrote before it died; its end of stream normally follows at once
-        readable.resume()
-        setTimeout(() => end({ reason: 'peer-exited' }), EXIT_EOF_GRACE_MS).unref()
-      })
-    },
-  })
-  return createTransport<Out, In>(link, options)
+  const bound = processBound(failure ? undefined : peerPid, (pid, onExit) => new native.PidWatcher(pid, onExit))
+  if (failure) bound.externalEnd = (end) => void failure.then((error) => end({ reason: 'error', error }))
+  const { watch, ...linkOptions } = bound
+  watch.onExit(() => readable.resume()) // drain what the peer wrote before it died
+  return createTransport<Out, In>(streamLink({ readable, writable, ...linkOptions }), options)
 }
 
 /** Closes fds, ignoring ones already closed. */

@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { type Transport, type TransportOptions, connect, listen } from '@ipc/core'
 import { fromParent, spawn } from '@ipc/pipe'
+import '@ipc/fifo'
 import '@ipc/socket'
 import {
   type ChildConfig,
@@ -53,7 +54,8 @@ async function open(name: OurName, folder: string, config: ChildConfig): Promise
     track(child)
     return { transport, child }
   }
-  const listener = await listen<Msg, Msg>(name === 'unix' ? `unix:${folder}/bench.sock` : 'tcp://127.0.0.1:0', OUR_OPTIONS)
+  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : 'tcp://127.0.0.1:0'
+  const listener = await listen<Msg, Msg>(address, OUR_OPTIONS)
   try {
     const child = spawnChild({ ...config, address: listener.address })
     const transport = await guard(child, listener.accept(), `${name}: accept`, 15_000)

@@ -1,0 +1,137 @@
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { type Address, IpcError, fromErrno } from '@ipc/core'
+import { native } from '@ipc/native'
+import { tokenPid } from './hello.js'
+
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW, O_CLOEXEC } = constants as typeof constants & { O_CLOEXEC: number }
+/** Flags of every FIFO open: never blocks (readiness comes from the event loop), never follows a symlink. */
+export const READ_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | (O_CLOEXEC ?? 0o2000000)
+export const WRITE_FLAGS = O_WRONLY | O_NONBLOCK | O_NOFOLLOW | (O_CLOEXEC ?? 0o2000000)
+
+/** Where an address's FIFOs live: the well-known FIFO, and the folder of the per-client pairs. */
+export interface FifoPaths {
+  wellKnown: string
+  folder: string
+}
+
+export function fifoPaths(address: Address): FifoPaths {
+  const target = decodeURIComponent(address.target)
+  if (target.length === 0 || target.startsWith('//') || target.endsWith('/')) {
+    throw new IpcError('ERR_IPC_INVALID_ADDRESS', `fifo: needs a file path, e.g. fifo:/run/app; got "${address.text}"`)
+  }
+  const wellKnown = resolve(target)
+  return { wellKnown, folder: `${wellKnown}.d` }
+}
+
+/** The FIFO pair of a client token. */
+export function pairPaths(folder: string, token: string): { c2s: string; s2c: string } {
+  return { c2s: join(folder, `${token}.c2s`), s2c: join(folder, `${token}.s2c`) }
+}
+
+/** mkfifo with exactly `mode` (mkfifo applies the umask, which can only remove bits). */
+export function makeFifo(path: string, mode = 0o600): void {
+  native.mkfifo(path, mode)
+}
+
+/** Opens a FIFO without blocking or following symlinks, and checks it is the FIFO `expected` describes. */
+export function openFifo(path: string, flags: number, expected?: Stats): number {
+  const fd = openSync(path, flags)
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFIFO() || (expected && (st.ino !== expected.ino || st.dev !== expected.dev))) {
+      throw new IpcError('ERR_IPC_PERMISSION', `${path} is not the FIFO it was a moment ago`)
+    }
+    return fd
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+}
+
+/** `true` while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Removes a path if it is there; never throws. */
+export function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * Makes (or takes over) the folder of client pairs: owner-only, really a folder of ours, and
+ * cleared of pairs whose client is dead (left by crashes).
+ */
+export function prepareFolder(folder: string): void {
+  try {
+    mkdirSync(folder, { mode: 0o700 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromErrno(err, `fifo: cannot create ${folder}`)
+    const st = lstatSync(folder)
+    if (!st.isDirectory() || st.uid !== process.getuid!() || (st.mode & 0o077) !== 0) {
+      throw new IpcError('ERR_IPC_PERMISSION', `fifo: ${folder} exists and is not an owner-only folder of this user`)
+    }
+  }
+  reclaimPairs(folder)
+}
+
+/** Removes client FIFOs whose owner (named by the token) is dead. */
+export function reclaimPairs(folder: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(folder)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = tokenPid(name.replace(/\.(c2s|s2c)$/, ''))
+    if (pid !== undefined && !alive(pid)) removeQuietly(join(folder, name))
+  }
+}
+
+/** Removes the folder if nothing (alive) is left in it. */
+export function removeFolder(folder: string): void {
+  reclaimPairs(folder)
+  try {
+    rmdirSync(folder)
+  } catch {
+    // a live client's pair is still there; it removes it itself
+  }
+}
+
+/**
+ * Takes the well-known FIFO's path: free, or held by a FIFO nobody reads (a crashed listener's,
+ * reclaimed). A FIFO with a live reader gives ERR_IPC_ADDRESS_IN_USE; anything else at the path
+ * is never touched.
+ */
+export function claimWellKnown(path: string, label: string): void {
+  let st: Stats
+  try {
+    st = lstatSync(path)
+  } catch {
+    return // free
+  }
+  if (!st.isFIFO()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} exists and is not a FIFO`)
+  if (st.uid !== process.getuid!()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} belongs to uid ${st.uid}`)
+  try {
+    const fd = openSync(path, WRITE_FLAGS)
+    closeSync(fd)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
+      removeQuietly(path) // nobody reads it: its listener is dead
+      return
+    }
+    throw fromErrno(err, `listen ${label}`)
+  }
+  throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: a live listener reads ${path}`)
+}

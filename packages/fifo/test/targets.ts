@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { type TransportOptions, listen } from '@ipc/core'
+import { type ConformanceTarget, peerCommand } from '@ipc/core/testing'
+import { native } from '@ipc/native'
+import '../src/index.js'
+
+const require = createRequire(import.meta.url)
+/** The built entry of this package, for peer processes. */
+export const ENTRY = join(dirname(require.resolve('@ipc/fifo/package.json')), 'dist', 'index.js')
+
+/** A private folder for FIFOs; `leftovers()` lists everything left in it (recursively). */
+export function fifoFolder() {
+  const dir = mkdtempSync(join(tmpdir(), 'ipc-fifo-test-'))
+  let n = 0
+  return {
+    dir,
+    fresh: () => `fifo:${join(dir, `f${++n}`)}`,
+    leftovers: async () => readdirSync(dir, { recursive: true }) as string[],
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+const { O_RDONLY, O_WRONLY, O_NONBLOCK } = (await import('node:fs')).constants
+
+/**
+ * A misbehaving client done by hand: the real handshake (pair, hello, ack, ready), then `bytes`
+ * raw on the client→server FIFO. Returns a function that closes its ends (`end`) when called.
+ */
+export async function rawClient(address: string, bytes: Uint8Array): Promise<() => void> {
+  const wellKnown = address.slice('fifo:'.length)
+  const token = `${process.pid}-${Math.floor(Math.random() * 2 ** 52).toString(16).padStart(16, '0').slice(-16)}`
+  const c2s = join(`${wellKnown}.d`, `${token}.c2s`)
+  const s2c = join(`${wellKnown}.d`, `${token}.s2c`)
+  native.mkfifo(c2s, 0o600)
+  native.mkfifo(s2c, 0o600)
+  const inFd = openSync(s2c, O_RDONLY | O_NONBLOCK)
+  const hold = openSync(s2c, O_WRONLY | O_NONBLOCK)
+  const wk = openSync(wellKnown, O_WRONLY | O_NONBLOCK)
+  writeSync(wk, `IPCFIFO1 ${process.pid} ${token}\n`)
+  closeSync(wk)
+  const ack = Buffer.alloc(8)
+  for (let got = 0; got < 8; ) {
+    try {
+      got += readSync(inFd, ack, got, 8 - got, null)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+  closeSync(hold)
+  const outFd = openSync(c2s, O_WRONLY | O_NONBLOCK)
+  writeSync(outFd, Buffer.from('IPCR'))
+  writeSync(outFd, bytes)
+  rmSync(c2s)
+  rmSync(s2c)
+  return () => {
+    closeSync(outFd)
+    closeSync(inFd)
+  }
+}
+
+export function fifoTarget(folder: ReturnType<typeof fifoFolder>): ConformanceTarget {
+  const spawnClient = (address: string, role: string, options: TransportOptions<any>) =>
+    spawn(process.execPath, peerCommand(ENTRY, { connect: address }, role, options), { stdio: ['ignore', 'pipe', 'inherit'] })
+  return {
+    name: 'fifo',
+    killedPeerReason: 'peer-exited',
+    boundaries: [64 * 1024],
+    async startPeer(role, options) {
+      const server = await listen(folder.fresh(), options)
+      try {
+        const child = spawnClient(server.address, role, options)
+        return { transport: await server.accept({ timeout: 20_000 }), child }
+      } finally {
+        await server.close()
+      }
+    },
+    async injectRaw(bytes, end, options) {
+      const server = await listen(folder.fresh(), options)
+      try {
+        const close = await rawClient(server.address, bytes)
+        const transport = await server.accept({ timeout: 20_000 })
+        if (end) close()
+        else transport.closed.then(close, close)
+        return { transport }
+      } finally {
+        await server.close()
+      }
+    },
+    listener: {
+      fresh: folder.fresh,
+      listen: (address, options) => listen(address, options),
+      spawnClient,
+      async injectRaw(address, bytes) {
+        await rawClient(address, bytes)
+      },
+    },
+    leftovers: folder.leftovers,
+  }
+}
