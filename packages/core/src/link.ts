@@ -34,8 +34,11 @@ export interface LinkEnd {
 
 /** What core gives a link to report into. Each is called on the event loop. */
 export interface LinkEvents {
-  /** Bytes arrived. Byte-stream links pass any chunking; unit links pass one unit per call. */
-  data(chunk: Uint8Array): void
+  /**
+   * Bytes arrived. Byte-stream links pass any chunking; unit links pass one unit per call. `lane`
+   * is the priority the bytes were sent with (links with {@link Link.lanes} > 1), else 0.
+   */
+  data(chunk: Uint8Array, lane?: number): void
   /** After `write()` returned `false`: the link can take more now. */
   drain(): void
   /** The link ended by itself (not through `close()`). Called at most once; nothing follows it. */
@@ -50,15 +53,20 @@ export interface Link {
    * them whole and in order. `undefined` for byte streams.
    */
   readonly maxUnit?: number
+  /**
+   * Priority levels the link carries (a message queue's priorities), default 1. Core keeps one
+   * framed stream per lane: order holds within a lane, and the link may deliver a higher lane first.
+   */
+  readonly lanes?: number
   /** The peer's identity, where the mechanism can know it. */
   readonly peer?: PeerInfo
   /** Starts reading; events go to `events` from now on. Called once. */
   start(events: LinkEvents): void
   /**
-   * Writes these chunks, in order, as one batch. Returns `false` when the link is full: core
-   * writes nothing more until `events.drain()`.
+   * Writes these chunks, in order, as one batch, on `lane` (0 unless the link has lanes). Returns
+   * `false` when the link is full: core writes nothing more until `events.drain()`.
    */
-  write(chunks: Uint8Array[]): boolean
+  write(chunks: Uint8Array[], lane?: number): boolean
   /** Stop reading from the kernel (the receiver is behind); data stays in the kernel. */
   pause(): void
   /** Read again after `pause()`. */

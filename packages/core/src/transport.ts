@@ -27,7 +27,14 @@ export interface TransportOptions<In = unknown> {
 }
 
 /** Options of {@link Transport.send}. */
-export interface SendOptions extends WaitOptions {}
+export interface SendOptions extends WaitOptions {
+  /**
+   * For mechanisms with priorities (POSIX message queues): 0 (default, lowest) up to the
+   * mechanism's highest. Higher-priority messages may overtake lower ones; order holds within a
+   * priority. Other mechanisms accept only 0.
+   */
+  priority?: number
+}
 /** Options of {@link Transport.receive}. */
 export interface ReceiveOptions extends WaitOptions {}
 
@@ -95,6 +102,7 @@ const BATCH_BYTES = 64 * 1024
 
 interface PendingSend {
   frame: Uint8Array
+  lane: number
   resolve(): void
   reject(err: IpcError): void
   disarm(): void
@@ -153,7 +161,11 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
   private readonly closeTimeout: number
   private readonly schema: StandardSchemaV1<unknown, In> | undefined
 
-  private readonly outbox = new Outbox()
+  /** One outbox per lane (priority); lane 0 always exists. */
+  private readonly outboxes: Outbox[] = [new Outbox()]
+  /** Bytes and frames queued across every lane. */
+  private queuedBytes = 0
+  private queuedFrames = 0
   private readonly waitingSends = new Queue<PendingSend>()
   private linkFull = false
   /** Bytes of the last batch the link took but reported it could not yet pass on (until `drain`). */
@@ -161,7 +173,8 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
   private flushScheduled = false
   private readonly flushBound = (): void => this.flush()
 
-  private readonly decoder: FrameDecoder
+  /** One frame decoder per lane; lane 0 always exists. */
+  private readonly decoders: FrameDecoder[] = []
   private readonly inbox = new Queue<In>()
   private readonly inboxSizes = new Queue<number>()
   private inboxBytes = 0
@@ -185,13 +198,9 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     this.closeTimeout = o.closeTimeout
     this.schema = o.schema
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
-    this.decoder = new FrameDecoder(
-      this.maxMessageSize,
-      (buffer, start, end) => this.onFrame(buffer, start, end),
-      () => this.onLinkEnd({ reason: 'peer' }), // a graceful close: whatever ends the stream next is not a crash
-    )
+    this.decoders.push(this.newDecoder())
     link.start({
-      data: (chunk) => this.onData(chunk),
+      data: (chunk, lane) => this.onData(chunk, lane ?? 0),
       drain: () => {
         this.linkFull = false
         this.linkHeld = 0
@@ -199,6 +208,14 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       },
       end: (info) => this.onLinkEnd(info),
     })
+  }
+
+  private newDecoder(): FrameDecoder {
+    return new FrameDecoder(
+      this.maxMessageSize,
+      (buffer, start, end) => this.onFrame(buffer, start, end),
+      () => this.onLinkEnd({ reason: 'peer' }), // a graceful close: whatever ends the stream next is not a crash
+    )
   }
 
   get isOpen(): boolean {
@@ -217,8 +234,8 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       messagesOut: this.messagesOut,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
-      queuedMessages: this.outbox.frames + this.waitingSends.length,
-      queuedBytes: this.outbox.bytes + this.linkHeld + waitingBytes,
+      queuedMessages: this.queuedFrames + this.waitingSends.length,
+      queuedBytes: this.queuedBytes + this.linkHeld + waitingBytes,
       bufferedMessages: this.inbox.length,
     }
   }
@@ -227,6 +244,16 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
 
   send(message: Out, options?: SendOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.sendClosedError())
+    let lane = 0
+    if (options?.priority !== undefined && options.priority !== 0) {
+      lane = options.priority
+      const lanes = this.link.lanes ?? 1
+      if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) {
+        return Promise.reject(
+          new IpcError('ERR_IPC_INVALID_ARGUMENT', lanes === 1 ? 'this transport has no priorities (priority must be 0)' : `priority must be an integer from 0 to ${lanes - 1}, got ${lane}`),
+        )
+      }
+    }
     const codec = this.codec
     let frame: Uint8Array | undefined
     let shared: SharedEncoding | undefined
@@ -252,11 +279,15 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       )
     }
     if (this.waitingSends.length === 0 && this.hasRoom()) {
-      if (shared !== undefined && size < BY_REFERENCE) this.outbox.addCopy(shared, shared.start, shared.end)
-      else this.outbox.add(frame ?? shared!.subarray(shared!.start, shared!.end))
+      const outbox = this.outboxes[lane] ?? this.laneOutbox(lane)
+      const before = outbox.bytes
+      if (shared !== undefined && size < BY_REFERENCE) outbox.addCopy(shared, shared.start, shared.end)
+      else outbox.add(frame ?? shared!.subarray(shared!.start, shared!.end))
+      this.queuedBytes += outbox.bytes - before
+      this.queuedFrames++
       this.messagesOut++
       this.bytesOut += size
-      if (this.outbox.bytes >= BATCH_BYTES && !this.linkFull) this.flush()
+      if (this.queuedBytes >= BATCH_BYTES && !this.linkFull) this.flush()
       else this.scheduleFlush()
       return RESOLVED
     }
@@ -267,7 +298,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'send'))
     }
     return new Promise<void>((resolve, reject) => {
-      const pending: PendingSend = { frame: waitingFrame, resolve, reject, disarm: noop }
+      const pending: PendingSend = { frame: waitingFrame, lane, resolve, reject, disarm: noop }
       pending.disarm = armWait(options, 'send', (err) => {
         this.waitingSends.remove(pending)
         reject(err)
@@ -283,13 +314,22 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
    * turn and the kernel move data while the next batch is encoded (both processes stay busy).
    */
   private hasRoom(): boolean {
-    const queued = this.outbox.bytes
+    const queued = this.queuedBytes
     if (queued + this.linkHeld >= this.hwm) return false
     return !this.linkFull || queued < BATCH_BYTES
   }
 
-  private enqueue(frame: Uint8Array): void {
-    this.outbox.add(frame)
+  private laneOutbox(lane: number): Outbox {
+    for (let l = this.outboxes.length; l <= lane; l++) this.outboxes.push(new Outbox())
+    return this.outboxes[lane]!
+  }
+
+  private enqueue(frame: Uint8Array, lane: number): void {
+    const outbox = this.outboxes[lane] ?? this.laneOutbox(lane)
+    const before = outbox.bytes
+    outbox.add(frame)
+    this.queuedBytes += outbox.bytes - before
+    this.queuedFrames++
     this.messagesOut++
     this.bytesOut += frame.length
     this.scheduleFlush()
@@ -305,29 +345,34 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
   private flush(): void {
     this.flushScheduled = false
     if (this.state === 'closed' || this.linkFull) return
-    if (this.outbox.frames > 0) {
-      const batchBytes = this.outbox.bytes
-      const chunks = this.outbox.take(this.link.maxUnit)
+    // highest lane first; a link that fills up stops the rest until its drain
+    for (let lane = this.outboxes.length - 1; lane >= 0 && !this.linkFull; lane--) {
+      const outbox = this.outboxes[lane]!
+      if (outbox.frames === 0) continue
+      const batchBytes = outbox.bytes
+      this.queuedBytes -= batchBytes
+      this.queuedFrames -= outbox.frames
+      const chunks = outbox.take(this.link.maxUnit)
       let more: boolean
       try {
-        more = this.link.write(chunks)
+        more = lane === 0 ? this.link.write(chunks) : this.link.write(chunks, lane)
       } catch (err) {
         this.fail(fromErrno(err, 'write'))
         return
       }
       if (!more) {
         this.linkFull = true
-        this.linkHeld = batchBytes
+        this.linkHeld += batchBytes
       }
     }
     // admit senders that waited for room, in order
     while (this.waitingSends.length > 0 && this.hasRoom()) {
       const pending = this.waitingSends.shift()!
       pending.disarm()
-      this.enqueue(pending.frame)
+      this.enqueue(pending.frame, pending.lane)
       pending.resolve()
     }
-    if (this.outbox.frames > 0) this.scheduleFlush()
+    if (this.queuedFrames > 0) this.scheduleFlush()
     else if (!this.linkFull && this.waitingSends.length === 0 && this.flushedWaiter) {
       const done = this.flushedWaiter
       this.flushedWaiter = undefined
@@ -337,10 +382,18 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
 
   // ---- receiving ----
 
-  private onData(chunk: Uint8Array): void {
+  private onData(chunk: Uint8Array, lane: number): void {
     if (this.state === 'closed') return
     try {
-      this.decoder.push(chunk)
+      if (lane !== 0 && !(lane > 0 && lane < (this.link.lanes ?? 1) && Number.isInteger(lane))) {
+        throw new IpcError('ERR_IPC_DECODE', `data arrived on lane ${lane}, which this link does not have`)
+      }
+      let decoder = this.decoders[lane]
+      if (decoder === undefined) {
+        for (let l = this.decoders.length; l <= lane; l++) this.decoders.push(this.newDecoder())
+        decoder = this.decoders[lane]!
+      }
+      decoder.push(chunk)
     } catch (err) {
       this.fail(err instanceof IpcError ? err : new IpcError('ERR_IPC_DECODE', `bad frame: ${(err as Error)?.message}`, { cause: err }))
     }
@@ -354,7 +407,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     try {
       value = codec.decodeRange !== undefined ? codec.decodeRange(buffer, start, end) : codec.decode(buffer.subarray(start, end))
     } catch (err) {
-      this.decoder.stop()
+      this.stopDecoders()
       this.fail(new IpcError('ERR_IPC_DECODE', `cannot decode a ${size}-byte message: ${(err as Error)?.message}`, { cause: err }))
       return
     }
@@ -393,7 +446,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     if (result.issues) {
       const first = result.issues[0]
       const where = first?.path?.length ? ` at ${first.path.map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.')}` : ''
-      this.decoder.stop()
+      this.stopDecoders()
       this.fail(new IpcError('ERR_IPC_DECODE', `received message failed schema validation${where}: ${first?.message ?? 'invalid'}`, {
         details: { issues: result.issues },
       }))
@@ -485,9 +538,10 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     const ended = this.closed.then(() => 'ended' as const)
     let outcome = await Promise.race([flushed.then(() => 'flushed' as const), timedOut, ended])
     if (outcome === 'flushed' && this.state !== 'closed') {
-      this.outbox.addControl(GOODBYE)
+      const outbox = this.outboxes[0]!
+      outbox.addControl(GOODBYE) // on the lowest lane: it arrives after everything else
       try {
-        this.link.write(this.outbox.take(this.link.maxUnit))
+        this.link.write(outbox.take(this.link.maxUnit))
       } catch {
         // the peer is gone; closing goes on
       }
@@ -514,7 +568,7 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       return
     }
     let error = info.error === undefined ? undefined : fromErrno(info.error, 'link')
-    if (this.decoder.midFrame && error === undefined) {
+    if (this.decoders.some((d) => d.midFrame) && error === undefined) {
       error = new IpcError('ERR_IPC_DECODE', 'the connection ended in the middle of a message (truncated frame)')
     }
     const closeInfo: CloseInfo = { reason: info.reason }
@@ -533,13 +587,15 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
     if (this.state === 'closed') return
     this.state = 'closed'
     this.closeInfo = info
-    this.decoder.stop()
+    this.stopDecoders()
     const sendError = this.sendClosedError()
     for (let s = this.waitingSends.shift(); s !== undefined; s = this.waitingSends.shift()) {
       s.disarm()
       s.reject(sendError)
     }
-    this.outbox.take()
+    for (const outbox of this.outboxes) outbox.take()
+    this.queuedBytes = 0
+    this.queuedFrames = 0
     const receiveError = this.receiveClosedError()
     for (let r = this.receivers.shift(); r !== undefined; r = this.receivers.shift()) {
       r.disarm()
@@ -553,6 +609,10 @@ class LinkTransport<Out, In> implements Transport<Out, In> {
       done()
     }
     this.resolveClosed(info)
+  }
+
+  private stopDecoders(): void {
+    for (const d of this.decoders) d.stop()
   }
 
   private sendClosedError(): IpcError {

@@ -59,3 +59,35 @@ describe('transport logic', () => {
     expect(() => createTransport(a, { schema: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
   })
 })
+
+describe('priority lanes', () => {
+  it('keeps order within each priority and rejects priorities the link lacks', async () => {
+    const [a, b] = memoryLinkPair()
+    ;(a as { lanes?: number }).lanes = 4
+    ;(b as { lanes?: number }).lanes = 4
+    // the memory link passes the lane through, as a queue with priorities would
+    const write = a.write.bind(a)
+    const lanesSeen: number[] = []
+    ;(a as { write: unknown }).write = (chunks: Uint8Array[], lane = 0) => {
+      lanesSeen.push(lane)
+      const copy = chunks.map((c) => c.slice())
+      queueMicrotask(() => copy.forEach((c) => (b as unknown as { events: { data(c: Uint8Array, l: number): void } }).events.data(c, lane)))
+      return true
+    }
+    void write
+    const tx = createTransport(a)
+    const rx = createTransport(b)
+    for (let i = 0; i < 30; i++) void tx.send({ i, p: i % 3 }, { priority: i % 3 })
+    const got: { i: number; p: number }[] = []
+    for (let i = 0; i < 30; i++) got.push((await rx.receive()) as { i: number; p: number })
+    expect(lanesSeen).toEqual([2, 1, 0]) // one batch per lane, highest first
+    expect(got.slice(0, 10).every((m) => m.p === 2)).toBe(true)
+    for (const p of [0, 1, 2]) {
+      const ids = got.filter((m) => m.p === p).map((m) => m.i)
+      expect(ids).toEqual([...ids].sort((x, y) => x - y))
+    }
+    expect(isIpcError(await tx.send({}, { priority: 4 }).catch((e) => e), 'ERR_IPC_INVALID_ARGUMENT')).toBe(true)
+    const [c] = memoryLinkPair()
+    expect(isIpcError(await createTransport(c).send({}, { priority: 1 }).catch((e) => e), 'ERR_IPC_INVALID_ARGUMENT')).toBe(true)
+  })
+})
