@@ -11,6 +11,7 @@
  *
  * @packageDocumentation
  */
+import { closeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,20 +26,29 @@ export interface PeerCredentials {
   gid: number
 }
 
-/**
- * Watches one process for exit through a pidfd (`pidfd_open`) polled by the event loop.
- * The callback runs once, on the event loop, when the process exits. The watcher does not keep
- * the event loop alive unless {@link PidWatcher.ref} is called.
- */
-export interface PidWatcher {
-  /** Stops watching and closes the pidfd. Idempotent. */
+/** Watches one fd for readiness on the event loop (`uv_poll`); see {@link NativeAddon.FdWatcher}. */
+export interface FdWatcher {
+  /** Watch for these events (`READABLE`, `WRITABLE`, or both); 0 stops watching. */
+  start(events: number): void
+  /** Stops watching for good. The fd stays open: it belongs to the caller. */
   close(): void
-  /** `true` if the process has exited already (non-blocking check of the pidfd). */
-  exited(): boolean
-  /** Keep the event loop alive while watching. */
+  /** Keep the event loop alive while watching (the default). */
   ref(): this
-  /** Let the event loop exit while watching (the default). */
+  /** Let the event loop exit while watching. */
   unref(): this
+}
+
+/** Flags for {@link NativeAddon.mqOpen}. */
+export interface MqConstants {
+  readonly O_RDONLY: number
+  readonly O_WRONLY: number
+  readonly O_RDWR: number
+  readonly O_CREAT: number
+  readonly O_EXCL: number
+  readonly O_NONBLOCK: number
+  readonly O_CLOEXEC: number
+  /** Number of priorities (`sysconf(_SC_MQ_PRIO_MAX)`, 32768 on Linux). */
+  readonly MQ_PRIO_MAX: number
 }
 
 /** The addon's exports. */
@@ -55,15 +65,45 @@ export interface NativeAddon {
   peerCred(fd: number): PeerCredentials
   /** `mkfifo(path, mode)`: fails with `EEXIST` if anything, a symlink included, is at `path`. */
   mkfifo(path: string, mode: number): void
-  /** Opens a pidfd for `pid` now and calls `onExit` once when that process exits. */
-  PidWatcher: new (pid: number, onExit: () => void) => PidWatcher
+  /** `new FdWatcher(fd, onReady)`: `onReady(events)` gets a mask of READABLE/WRITABLE, or a negative errno. */
+  FdWatcher: new (fd: number, onReady: (events: number) => void) => FdWatcher
+  /** Event bit of {@link FdWatcher}. */
+  readonly READABLE: number
+  /** Event bit of {@link FdWatcher}. */
+  readonly WRITABLE: number
+  /** `mq_open(name, oflag, mode, {maxmsg, msgsize})` → the queue's fd (attributes apply with O_CREAT; 0 = defaults). */
+  mqOpen(name: string, oflag: number, mode: number, maxmsg: number, msgsize: number): number
+  /** `mq_unlink(name)`. */
+  mqUnlink(name: string): void
+  /** `mq_getattr`. */
+  mqGetattr(fd: number): { maxmsg: number; msgsize: number; curmsgs: number }
+  /**
+   * `mq_send` on a non-blocking queue: `true` when queued, `false` when full (EAGAIN). A `tag` ≥ 0
+   * is prepended as a little-endian u32; -1 sends `bytes` alone.
+   */
+  mqSend(fd: number, tag: number, bytes: Uint8Array, priority: number): boolean
+  /**
+   * Receives every message the queue holds now (while `out` has room for one more of `msgsize`)
+   * into `out` as records `[u32 length][u32 priority][bytes]`; returns the bytes used.
+   */
+  mqReceiveMany(fd: number, out: Uint8Array, msgsize: number): number
+  /** `flock(fd, LOCK_EX | LOCK_NB)`: `true` if now held by this process, `false` if another holds it. */
+  lockExclusive(fd: number): boolean
+  /** Flags for `mqOpen`. */
+  readonly mqConstants: MqConstants
+  /** `pidfd_open(pid, 0)` → an fd that becomes readable when the process exits. */
+  pidfdOpen(pid: number): number
+  /** `poll(fd, POLLIN, 0)`: is `fd` readable right now? */
+  readableNow(fd: number): boolean
   /** `O_NONBLOCK`, for {@link NativeAddon.pipe2}. */
   readonly O_NONBLOCK: number
   /** `PIPE_BUF`: writes up to this size to a pipe or FIFO are atomic. */
   readonly PIPE_BUF: number
 }
 
-function load(): NativeAddon {
+type Addon = NativeAddon
+
+function load(): Addon {
   if (process.platform !== 'linux') {
     const err = new Error(`@ipc/native supports Linux only, not ${process.platform}`) as Error & { code: string }
     err.code = 'ERR_IPC_UNSUPPORTED'
@@ -75,5 +115,54 @@ function load(): NativeAddon {
   return nodeGypBuild(join(here, '..'))
 }
 
-/** The loaded addon. Importing this module loads it (and throws `ERR_IPC_UNSUPPORTED` off Linux). */
-export const native: NativeAddon = load()
+const addon = load()
+
+/**
+ * Watches one process for exit: a pidfd (`pidfd_open`) opened at once, so a later reuse of the
+ * pid cannot fool it, and an {@link FdWatcher} on the event loop. `onExit` runs once, on the
+ * event loop, when the process exits. It does not keep the event loop alive unless
+ * {@link PidWatcher.ref} is called. Throws `ESRCH` (as `code`) if the process is gone already.
+ */
+export class PidWatcher {
+  private fd: number | undefined
+  private readonly watcher: FdWatcher
+
+  constructor(pid: number, onExit: () => void) {
+    const fd = addon.pidfdOpen(pid)
+    this.fd = fd
+    this.watcher = new addon.FdWatcher(fd, () => {
+      this.close()
+      onExit()
+    })
+    this.watcher.start(addon.READABLE)
+    this.watcher.unref()
+  }
+
+  /** `true` if the process has exited already (a non-blocking check of the pidfd). */
+  exited(): boolean {
+    return this.fd === undefined || addon.readableNow(this.fd)
+  }
+
+  /** Stops watching and closes the pidfd. Idempotent. */
+  close(): void {
+    if (this.fd === undefined) return
+    this.watcher.close()
+    closeSync(this.fd)
+    this.fd = undefined
+  }
+
+  /** Keep the event loop alive while watching. */
+  ref(): this {
+    this.watcher.ref()
+    return this
+  }
+
+  /** Let the event loop exit while watching (the default). */
+  unref(): this {
+    this.watcher.unref()
+    return this
+  }
+}
+
+/** The loaded addon, plus {@link PidWatcher}. Importing this module loads it (and throws `ERR_IPC_UNSUPPORTED` off Linux). */
+export const native: NativeAddon & { PidWatcher: typeof PidWatcher } = Object.assign(addon, { PidWatcher })

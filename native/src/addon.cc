@@ -6,6 +6,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipc::InitPidfd(env, exports);
   ipc::InitSocket(env, exports);
   ipc::InitFifo(env, exports);
+  ipc::InitPoll(env, exports);
+  ipc::InitMq(env, exports);
   return exports;
 }
 

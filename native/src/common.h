@@ -35,5 +35,7 @@ void InitPipe(Napi::Env env, Napi::Object exports);
 void InitPidfd(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 void InitFifo(Napi::Env env, Napi::Object exports);
+void InitPoll(Napi::Env env, Napi::Object exports);
+void InitMq(Napi::Env env, Napi::Object exports);
 
 }  // namespace ipc

@@ -5,4 +5,6 @@ void InitPipe(Napi::Env, Napi::Object) {}
 void InitPidfd(Napi::Env, Napi::Object) {}
 void InitSocket(Napi::Env, Napi::Object) {}
 void InitFifo(Napi::Env, Napi::Object) {}
+void InitPoll(Napi::Env, Napi::Object) {}
+void InitMq(Napi::Env, Napi::Object) {}
 }  // namespace ipc

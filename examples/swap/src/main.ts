@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { type Transport, client, listen, parseAddress, registeredSchemes } from '@ipc/core'
 import { spawn as spawnWithPipes } from '@ipc/pipe'
 import '@ipc/fifo'
+import '@ipc/mq'
 import '@ipc/socket'
 import type { Procedures } from './protocol.js'
 
@@ -27,6 +28,7 @@ function exampleAddresses(dir: string): string[] {
     tcp: ['tcp://127.0.0.1:0'],
     pipe: ['pipe:'],
     fifo: [`fifo:${join(dir, 'swap.fifo')}`],
+    mq: [`mq:/ipc-swap-${process.pid}`],
   }
   return registeredSchemes().flatMap((scheme) => known[scheme] ?? [])
 }

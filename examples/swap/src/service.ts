@@ -4,6 +4,7 @@
  */
 import { connect, serve } from '@ipc/core'
 import '@ipc/fifo'
+import '@ipc/mq'
 import '@ipc/pipe'
 import '@ipc/socket'
 import { procedures } from './protocol.js'

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     case 'tcp':
     case 'pipe':
     case 'fifo':
+    case 'mq':
       return (await import('./peers/ours.js')).oursChild(config)
     case 'fork-json':
     case 'fork-advanced':

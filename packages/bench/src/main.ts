@@ -52,6 +52,7 @@ function benchFor(name: Name, folder: string): Bench {
     case 'tcp':
     case 'pipe':
     case 'fifo':
+    case 'mq':
       return ours(name, folder)
     case 'fork-json':
       return forkBench('json')

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { closeSync, existsSync, lstatSync, openSync, symlinkSync, writeFileSync, writeSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect, isIpcError, listen } from '@ipc/core'
-import { exitOf } from '@ipc/core/testing'
+import { roundTrip, spawnEchoListener } from '@ipc/core/testing'
 import { native } from '@ipc/native'
 import '../src/index.js'
 import { ENTRY, fifoFolder } from './targets.js'
@@ -12,24 +11,7 @@ const folder = fifoFolder()
 afterAll(() => folder.dispose())
 const path = (address: string) => address.slice('fifo:'.length)
 
-/** A child that listens at `address`, prints READY and stays until killed. */
-function childListener(address: string) {
-  const script = `import(${JSON.stringify(ENTRY)}).then(async ({ listen }) => { const l = await listen(${JSON.stringify(address)}); process.stdout.write('READY\\n'); for await (const c of l) { for await (const m of c) await c.send(m) } })`
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d) => (String(d).includes('READY') ? resolve() : undefined))
-    child.once('exit', (code) => reject(new Error(`listener child exited (${code})`)))
-  })
-  return { child, ready }
-}
-
-async function roundTrip(address: string, value: unknown): Promise<unknown> {
-  const t = await connect(address, { timeout: 10_000 })
-  await t.send(value)
-  const back = await t.receive({ timeout: 10_000 })
-  await t.close()
-  return back
-}
+const childListener = (address: string) => spawnEchoListener(ENTRY, address)
 
 describe('fifo: rendezvous', () => {
   it('creates the well-known FIFO 0600 and the pair folder 0700, whatever the umask; close removes both', async () => {
@@ -59,26 +41,6 @@ describe('fifo: rendezvous', () => {
     expect(existsSync(file)).toBe(true)
     expect(isIpcError(await connect(folder.fresh()).catch((e) => e), 'ERR_IPC_NO_LISTENER')).toBe(true)
   })
-
-  it('50 kill-and-restart cycles of a listener on one address always succeed, leaving nothing behind', async () => {
-    const address = folder.fresh()
-    for (let cycle = 0; cycle < 50; cycle++) {
-      const { child, ready } = childListener(address)
-      await ready
-      if (cycle % 10 === 0) expect(await roundTrip(address, { cycle })).toEqual({ cycle })
-      child.kill('SIGKILL')
-      await exitOf(child)
-    }
-    expect(lstatSync(path(address)).isFIFO()).toBe(true) // the last crash left it
-    const server = await listen(address) // reclaimed
-    const served = (async () => {
-      for await (const c of server) for await (const m of c) await c.send(m)
-    })()
-    expect(await roundTrip(address, 'after 50 crashes')).toBe('after 50 crashes')
-    await server.close()
-    await served
-    expect(await folder.leftovers()).toEqual(expect.not.arrayContaining([expect.stringContaining(path(address).split('/').pop()!)]))
-  }, 120_000)
 
   it('drops hostile hello records and keeps serving', async () => {
     const address = folder.fresh()

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { type TransportOptions, listen } from '@ipc/core'
-import { type ConformanceTarget, peerCommand } from '@ipc/core/testing'
+import { type ConformanceTarget, addressTarget } from '@ipc/core/testing'
 import { native } from '@ipc/native'
 import '../src/index.js'
 
@@ -64,41 +62,16 @@ export async function rawClient(address: string, bytes: Uint8Array): Promise<() 
 }
 
 export function fifoTarget(folder: ReturnType<typeof fifoFolder>): ConformanceTarget {
-  const spawnClient = (address: string, role: string, options: TransportOptions<any>) =>
-    spawn(process.execPath, peerCommand(ENTRY, { connect: address }, role, options), { stdio: ['ignore', 'pipe', 'inherit'] })
-  return {
+  return addressTarget({
     name: 'fifo',
+    entry: ENTRY,
+    fresh: folder.fresh,
     killedPeerReason: 'peer-exited',
     boundaries: [64 * 1024],
-    async startPeer(role, options) {
-      const server = await listen(folder.fresh(), options)
-      try {
-        const child = spawnClient(server.address, role, options)
-        return { transport: await server.accept({ timeout: 20_000 }), child }
-      } finally {
-        await server.close()
-      }
-    },
-    async injectRaw(bytes, end, options) {
-      const server = await listen(folder.fresh(), options)
-      try {
-        const close = await rawClient(server.address, bytes)
-        const transport = await server.accept({ timeout: 20_000 })
-        if (end) close()
-        else transport.closed.then(close, close)
-        return { transport }
-      } finally {
-        await server.close()
-      }
-    },
-    listener: {
-      fresh: folder.fresh,
-      listen: (address, options) => listen(address, options),
-      spawnClient,
-      async injectRaw(address, bytes) {
-        await rawClient(address, bytes)
-      },
-    },
     leftovers: folder.leftovers,
-  }
+    async rawClient(address, bytes, end) {
+      const close = await rawClient(address, bytes)
+      if (end) close()
+    },
+  })
 }

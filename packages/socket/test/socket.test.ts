@@ -3,23 +3,14 @@ import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect, isIpcError, listen } from '@ipc/core'
-import { exitOf, firstReport, peerCommand } from '@ipc/core/testing'
+import { exitOf, firstReport, peerCommand, spawnEchoListener } from '@ipc/core/testing'
 import '../src/index.js'
 import { ENTRY, socketFolder } from './targets.js'
 
 const folder = socketFolder()
 afterAll(() => folder.dispose())
 
-/** A child that listens at `address` and prints READY; it stays until killed. */
-function childListener(address: string) {
-  const script = `import(${JSON.stringify(ENTRY)}).then(async ({ listen }) => { await listen(${JSON.stringify(address)}); process.stdout.write('READY\\n'); setInterval(() => {}, 1000) })`
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d) => (String(d).includes('READY') ? resolve() : undefined))
-    child.once('exit', () => reject(new Error('listener child exited')))
-  })
-  return { child, ready }
-}
+const childListener = (address: string) => spawnEchoListener(ENTRY, address)
 
 describe('unix: socket files', () => {
   it('are created 0600 whatever the umask, and removed on close', async () => {

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process'
 import { type Transport, type TransportOptions, connect, listen } from '@ipc/core'
 import { fromParent, spawn } from '@ipc/pipe'
 import '@ipc/fifo'
+import '@ipc/mq'
 import '@ipc/socket'
 import {
   type ChildConfig,
@@ -54,7 +55,7 @@ async function open(name: OurName, folder: string, config: ChildConfig): Promise
     track(child)
     return { transport, child }
   }
-  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : 'tcp://127.0.0.1:0'
+  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : name === 'mq' ? `mq:/ipc-bench-${process.pid}` : 'tcp://127.0.0.1:0'
   const listener = await listen<Msg, Msg>(address, OUR_OPTIONS)
   try {
     const child = spawnChild({ ...config, address: listener.address })

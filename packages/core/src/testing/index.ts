@@ -14,14 +14,15 @@
  *
  * @packageDocumentation
  */
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isIpcError } from '../errors.js'
 import type { CloseReason } from '../link.js'
 import type { Listener } from '../listener.js'
+import { connect, listen } from '../registry.js'
 import type { StandardSchemaV1 } from '../schema.js'
 import type { Transport, TransportOptions } from '../transport.js'
 
@@ -56,6 +57,11 @@ export interface ConformanceTarget {
     spawnClient(address: string, role: string, options: TransportOptions<any>): ChildProcess
     /** Connects to `address` as a misbehaving client that writes `bytes` raw (and ends if `end`). */
     injectRaw?(address: string, bytes: Uint8Array, end: boolean): Promise<void>
+    /**
+     * Starts a listener at `address` in a child process (echoing, printing READY) — for the crash
+     * and reclaim case. Omit where an address cannot be listened at twice (e.g. `tcp://…:0`).
+     */
+    spawnListener?(address: string): { child: ChildProcess; ready: Promise<void> }
   }
   /** How `closed` reports a peer killed with SIGKILL: `'peer'` (connection-based) or `'peer-exited'`. */
   killedPeerReason: Exclude<CloseReason, 'local' | 'error'>
@@ -78,6 +84,90 @@ export const PEER_SCRIPT = join(here, 'peer.js')
 export function peerCommand(module: string, open: { connect: string } | { call: string }, role: string, options: TransportOptions<any> = {}): string[] {
   const how = 'connect' in open ? ['--connect', open.connect] : ['--call', open.call]
   return [PEER_SCRIPT, '--module', module, ...how, '--role', role, '--options', JSON.stringify(options)]
+}
+
+/** What {@link addressTarget} needs to know about a mechanism with listeners. */
+export interface AddressTargetOptions {
+  name: string
+  /** Absolute path of the mechanism's built entry (peers import it). */
+  entry: string
+  /** A fresh address per call. */
+  fresh(): string
+  killedPeerReason: ConformanceTarget['killedPeerReason']
+  /**
+   * Connects a misbehaving client to `address` that writes `bytes` raw after whatever handshake the
+   * mechanism needs, then ends its side if `end`. Returns the client process if it made one.
+   */
+  rawClient?(address: string, bytes: Uint8Array, end: boolean): Promise<ChildProcess | void>
+  /** `false` where `fresh()` gives addresses that cannot be listened at again (e.g. `tcp://…:0`). */
+  reusable?: boolean
+  boundaries?: number[]
+  leftovers?(): Promise<string[]>
+}
+
+/**
+ * A {@link ConformanceTarget} for any mechanism with `listen()`/`connect()` addresses: peers are
+ * child processes that `connect()`; this side listens and accepts.
+ */
+export function addressTarget(o: AddressTargetOptions): ConformanceTarget {
+  const spawnClient = (address: string, role: string, options: TransportOptions<any>): ChildProcess =>
+    spawn(process.execPath, peerCommand(o.entry, { connect: address }, role, options), { stdio: ['ignore', 'pipe', 'inherit'] })
+  const target: ConformanceTarget = {
+    name: o.name,
+    killedPeerReason: o.killedPeerReason,
+    async startPeer(role, options) {
+      const server = await listen(o.fresh(), options)
+      try {
+        const child = spawnClient(server.address, role, options)
+        return { transport: await server.accept({ timeout: 20_000 }), child }
+      } finally {
+        await server.close()
+      }
+    },
+    listener: { fresh: o.fresh, listen: (address, options) => listen(address, options), spawnClient },
+  }
+  if (o.reusable !== false) target.listener!.spawnListener = (address) => spawnEchoListener(o.entry, address)
+  if (o.rawClient) {
+    const raw = o.rawClient.bind(o)
+    target.injectRaw = async (bytes, end, options) => {
+      const server = await listen(o.fresh(), options)
+      try {
+        const child = await raw(server.address, bytes, end)
+        const transport = await server.accept({ timeout: 20_000 })
+        return child ? { transport, child } : { transport }
+      } finally {
+        await server.close()
+      }
+    }
+    target.listener!.injectRaw = async (address, bytes, end) => void (await raw(address, bytes, end))
+  }
+  if (o.boundaries) target.boundaries = o.boundaries
+  if (o.leftovers) target.leftovers = o.leftovers.bind(o)
+  return target
+}
+
+/** Starts a child process that listens at `address` (importing `entry`), echoes every message, and prints READY. */
+export function spawnEchoListener(entry: string, address: string): { child: ChildProcess; ready: Promise<void> } {
+  const script =
+    `import(${JSON.stringify(pathToFileURL(entry).href)}).then(async () => {` +
+    ` const { listen } = await import(${JSON.stringify(pathToFileURL(join(here, '..', 'index.js')).href)});` +
+    ` const l = await listen(${JSON.stringify(address)}); process.stdout.write('READY\\n');` +
+    ` for await (const c of l) void (async () => { for await (const m of c) await c.send(m) })() })`
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d) => (String(d).includes('READY') ? resolve() : undefined))
+    child.once('exit', (code) => reject(new Error(`listener child exited (${code})`)))
+  })
+  return { child, ready }
+}
+
+/** Connects to `address`, sends `value`, returns the reply, and closes. */
+export async function roundTrip(address: string, value: unknown): Promise<unknown> {
+  const t = await connect(address, { timeout: 10_000 })
+  await t.send(value)
+  const back = await t.receive({ timeout: 10_000 })
+  await t.close()
+  return back
 }
 
 /** Resolves with the peer's `REPORT` lines (parsed) once its stdout closes. */
@@ -390,6 +480,31 @@ export function describeConformance(target: ConformanceTarget): void {
         if (pids.size > 0) expect(pids).toEqual(new Set(clients.map((c) => c.pid)))
         for (const c of clients) expect(await exitOf(c)).toBe(0)
       })
+
+      if (lt.spawnListener) {
+        const spawnListener = lt.spawnListener.bind(lt)
+        it("a crashed listener's address is reclaimed by the next listen() (50 kill-and-restart cycles)", async () => {
+          const address = lt.fresh()
+          for (let cycle = 0; cycle < 50; cycle++) {
+            const { child, ready } = spawnListener(address)
+            cleanups.push(() => (child.exitCode === null && child.signalCode === null ? child.kill('SIGKILL') : undefined))
+            await ready
+            if (cycle % 10 === 0) expect(await roundTrip(address, { cycle })).toEqual({ cycle })
+            child.kill('SIGKILL')
+            await exitOf(child)
+          }
+          // what the last crash left is not a listener, and the next listen() takes it over
+          expect(isIpcError(await connect(address).catch((e) => e), 'ERR_IPC_NO_LISTENER')).toBe(true)
+          const server = await lt.listen(address, {})
+          cleanups.push(() => server.close())
+          const served = (async () => {
+            for await (const c of server) for await (const m of c) await c.send(m)
+          })()
+          expect(await roundTrip(address, 'after 50 crashes')).toBe('after 50 crashes')
+          await server.close()
+          await served
+        }, 120_000)
+      }
 
       if (lt.injectRaw) {
         const injectAt = lt.injectRaw.bind(lt)
