@@ -164,5 +164,22 @@ export class PidWatcher {
   }
 }
 
+/**
+ * Asks for a pipe or FIFO capacity of `bytes` (default 1 MiB, the unprivileged maximum) on either
+ * end's fd; the kernel may refuse (pipe-user-pages limits), in which case the capacity stays as it
+ * was. Returns the capacity in effect. Never throws.
+ */
+export function growPipe(fd: number, bytes = 1024 * 1024): number {
+  try {
+    return addon.setPipeSize(fd, bytes)
+  } catch {
+    try {
+      return addon.getPipeSize(fd)
+    } catch {
+      return 0
+    }
+  }
+}
+
 /** The loaded addon, plus {@link PidWatcher}. Importing this module loads it (and throws `ERR_IPC_UNSUPPORTED` off Linux). */
 export const native: NativeAddon & { PidWatcher: typeof PidWatcher } = Object.assign(addon, { PidWatcher })

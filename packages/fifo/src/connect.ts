@@ -2,7 +2,7 @@ import { closeSync, lstatSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { type Address, type ConnectOptions, IpcError, type Transport, createTransport, fromErrno, processBound, streamLink } from '@ipc/core'
-import { native } from '@ipc/native'
+import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { ACK_BYTES, decodeAck, formatHello, makeToken } from './hello.js'
 import { READ_FLAGS, WRITE_FLAGS, fifoPaths, makeFifo, openFifo, pairPaths, removeQuietly } from './rendezvous.js'
@@ -72,7 +72,9 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
     if (serverPid === undefined) throw new IpcError('ERR_IPC_DECODE', `${label}: the listener's ack is malformed`)
     closeSync(holdOut)
     fds.splice(fds.indexOf(holdOut), 1)
-    const outbound = wrap(open(c2s, WRITE_FLAGS), false)
+    const outFd = open(c2s, WRITE_FLAGS)
+    growPipe(outFd)
+    const outbound = wrap(outFd, false)
     cleanup() // both sides hold both FIFOs open now; the names go before the listener hears "ready"
     outbound.write(READY)
     const { watch, ...linkOptions } = processBound(serverPid, (pid, onExit) => new native.PidWatcher(pid, onExit))

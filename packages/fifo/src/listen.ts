@@ -12,7 +12,7 @@ import {
   resolveTransportOptions,
   streamLink,
 } from '@ipc/core'
-import { native } from '@ipc/native'
+import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { type Hello, HelloReader, encodeAck } from './hello.js'
 import {
@@ -115,6 +115,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       inFd = openFifo(c2s, READ_FLAGS, c2sStat)
       holdIn = openFifo(c2s, WRITE_FLAGS, c2sStat) // no EOF before the client opens its end
       outFd = openFifo(s2c, WRITE_FLAGS, s2cStat) // the client holds the read end open already
+      growPipe(outFd)
       writeSync(outFd, encodeAck(process.pid)) // 8 bytes into an empty FIFO: whole or not at all
       readable = new Socket({ fd: inFd, readable: true, writable: false })
       writable = new Socket({ fd: outFd, readable: false, writable: true })

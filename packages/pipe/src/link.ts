@@ -3,17 +3,6 @@ import { Socket } from 'node:net'
 import { type Transport, type TransportOptions, createTransport, processBound, streamLink } from '@ipc/core'
 import { native } from '@ipc/native'
 
-/** Pipe capacity asked for (the default is 64 KiB; 1 MiB is the unprivileged maximum). */
-const PIPE_CAPACITY = 1024 * 1024
-
-/** Asks for a larger pipe buffer; the kernel may refuse (pipe-user-pages limits), which is fine. */
-export function growPipe(fd: number): void {
-  try {
-    native.setPipeSize(fd, PIPE_CAPACITY)
-  } catch {
-    // keep the default capacity
-  }
-}
 
 /**
  * A transport over two pipe fds bound to one peer process: `readFd` carries the peer's bytes,

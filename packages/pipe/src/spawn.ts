@@ -1,7 +1,7 @@
 import { type ChildProcess, type SpawnOptions as NodeSpawnOptions, type StdioOptions, spawn as nodeSpawn } from 'node:child_process'
 import { IpcError, type Transport, type TransportOptions, fromErrno } from '@ipc/core'
-import { native } from '@ipc/native'
-import { closeFds, growPipe, pipeTransport } from './link.js'
+import { growPipe, native } from '@ipc/native'
+import { closeFds, pipeTransport } from './link.js'
 
 /** The environment variable that tells the child where its pipe ends are: `"<readFd>,<writeFd>,<parentPid>"`. */
 export const PIPE_ENV = 'IPC_PIPE'
