@@ -38,6 +38,24 @@ export interface FdWatcher {
   unref(): this
 }
 
+/** A System V receive thread; see {@link NativeAddon.SysvReceiver}. */
+export interface SysvReceiver {
+  /** The thread stops receiving after the current batch (messages stay in the kernel). */
+  pause(): void
+  /** Receives again. */
+  resume(): void
+  /** Ends the thread (it is woken with a zero-length message of its type). */
+  close(): void
+}
+
+/** A System V sender thread for sends that found the queue full; see {@link NativeAddon.SysvSender}. */
+export interface SysvSender {
+  /** Queues one message (copied) for a blocking `msgsnd` on the thread. */
+  push(mtype: number, bytes: Uint8Array): void
+  /** Ends the thread; what it still holds is dropped. */
+  close(): void
+}
+
 /** Flags for {@link NativeAddon.mqOpen}. */
 export interface MqConstants {
   readonly O_RDONLY: number
@@ -91,6 +109,32 @@ export interface NativeAddon {
   lockExclusive(fd: number): boolean
   /** Flags for `mqOpen`. */
   readonly mqConstants: MqConstants
+  /** `ftok(path, projId)`. */
+  ftokKey(path: string, projId: number): number
+  /** `msgget(key, flags)` → msqid. */
+  msgGet(key: number, flags: number): number
+  /** `msgctl(IPC_STAT)`. */
+  msgStat(msqid: number): { uid: number; cuid: number; mode: number; qbytes: number; qnum: number; lspid: number; lrpid: number }
+  /** `msgctl(IPC_RMID)`: removes the queue and wakes its receivers. */
+  msgRemove(msqid: number): void
+  /** `msgsnd(IPC_NOWAIT)`: `true` when queued, `false` when the queue is full. */
+  msgSend(msqid: number, mtype: number, bytes: Uint8Array): boolean
+  /** `msgrcv(IPC_NOWAIT)` of the first message of `mtype`, or `null` if there is none. */
+  msgReceiveNow(msqid: number, mtype: number, maxBytes: number): Buffer | null
+  /**
+   * A dedicated thread blocked in `msgrcv(mtype)`; each wake-up's messages reach `onBatch` on the
+   * event loop as records `[u32 length][bytes]`, or `onBatch(null, errno)` when receiving failed
+   * (EIDRM: the queue was removed). Zero-length messages only wake it.
+   */
+  SysvReceiver: new (msqid: number, mtype: number, maxBytes: number, onBatch: (batch: Buffer | null, errno: number) => void) => SysvReceiver
+  /**
+   * A dedicated thread finishing sends into a full queue, in order. `onProgress(0, sent)` reports the
+   * cumulative number of messages it has queued each time its own queue runs empty;
+   * `onProgress(errno, sent)` on failure.
+   */
+  SysvSender: new (msqid: number, onProgress: (errno: number, sent: number) => void) => SysvSender
+  /** `IPC_CREAT`, `IPC_EXCL`. */
+  readonly sysvConstants: { readonly IPC_CREAT: number; readonly IPC_EXCL: number }
   /** `pidfd_open(pid, 0)` → an fd that becomes readable when the process exits. */
   pidfdOpen(pid: number): number
   /** `poll(fd, POLLIN, 0)`: is `fd` readable right now? */

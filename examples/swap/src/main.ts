@@ -29,6 +29,7 @@ function exampleAddresses(dir: string): string[] {
     pipe: ['pipe:'],
     fifo: [`fifo:${join(dir, 'swap.fifo')}`],
     mq: [`mq:/ipc-swap-${process.pid}`],
+    'mq+sysv': [`mq+sysv:${join(dir, 'swap.key')}`],
   }
   return registeredSchemes().flatMap((scheme) => known[scheme] ?? [])
 }

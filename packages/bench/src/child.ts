@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     case 'pipe':
     case 'fifo':
     case 'mq':
+    case 'mq+sysv':
       return (await import('./peers/ours.js')).oursChild(config)
     case 'fork-json':
     case 'fork-advanced':

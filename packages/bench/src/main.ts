@@ -53,6 +53,7 @@ function benchFor(name: Name, folder: string): Bench {
     case 'pipe':
     case 'fifo':
     case 'mq':
+    case 'mq+sysv':
       return ours(name, folder)
     case 'fork-json':
       return forkBench('json')

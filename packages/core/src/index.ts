@@ -18,7 +18,7 @@ export { Outbox, cutIntoUnits } from './outbox.js'
 export { type ConnectOptions, type ListenOptions, type SchemeHandler, connect, listen, registerScheme, registeredSchemes } from './registry.js'
 export { type Procedures, type RpcClient, type RpcReply, type RpcRequest, client, serve } from './rpc.js'
 export type { StandardSchemaV1 } from './schema.js'
-export { type ExitWatcher, type OpenExitWatcher, type ProcessWatch, classifyProcessEnd, processBound } from './process-end.js'
+export { type ExitWatcher, type OpenExitWatcher, type ProcessWatch, classifyProcessEnd, processAlive, processBound } from './process-end.js'
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from './stream-link.js'
 export {
   type CloseInfo,

@@ -1,6 +1,16 @@
 import type { LinkEnd } from './link.js'
 import { type StreamLinkOptions, classifyStreamEnd } from './stream-link.js'
 
+/** `true` while a process with this pid exists (`kill(pid, 0)`; EPERM means it exists as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** A watch on the peer process. */
 export interface ProcessWatch {
   /** `true` once the process has exited. */

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { type Address, IpcError, fromErrno } from '@ipc/core'
+import { type Address, IpcError, fromErrno, processAlive } from '@ipc/core'
 import { native } from '@ipc/native'
 import { tokenPid } from './hello.js'
 
@@ -49,16 +49,6 @@ export function openFifo(path: string, flags: number, expected?: Stats): number 
   }
 }
 
-/** `true` while a process with this pid exists. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Removes a path if it is there; never throws. */
 export function removeQuietly(path: string): void {
   try {
@@ -95,7 +85,7 @@ export function reclaimPairs(folder: string): void {
   }
   for (const name of names) {
     const pid = tokenPid(name.replace(/\.(c2s|s2c)$/, ''))
-    if (pid !== undefined && !alive(pid)) removeQuietly(join(folder, name))
+    if (pid !== undefined && !processAlive(pid)) removeQuietly(join(folder, name))
   }
 }
 

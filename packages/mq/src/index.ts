@@ -7,10 +7,14 @@
  * message (core's batching), and large ones span several. `send(msg, { priority })` takes 0–31;
  * higher priorities overtake lower ones, order holds within a priority.
  *
+ * `mq+sysv:/path/key-file` uses one System V queue (`msgget`) per address for every conversation,
+ * told apart by mtype; receiving blocks on a dedicated native thread, never the libuv threadpool.
+ *
  * @packageDocumentation
  */
 import { type Address, type ConnectOptions, type Listener, type Transport, connect as coreConnect, listen as coreListen, registerScheme } from '@ipc/core'
 import { type MqOptions, connectMq, listenMq } from './posix.js'
+import { connectSysv, listenSysv } from './sysv.js'
 
 export { PRIORITIES, type MqOptions } from './posix.js'
 export { type MqLimits, readLimits } from './limits.js'
@@ -19,6 +23,12 @@ registerScheme('mq', {
   connect: (a: Address, o: ConnectOptions) => connectMq(a, o as MqOptions),
   listen: (a: Address, o: MqOptions) => listenMq(a, o),
   params: ['maxmsg', 'msgsize', 'backlog'],
+})
+
+registerScheme('mq+sysv', {
+  connect: (a: Address, o: ConnectOptions) => connectSysv(a, o),
+  listen: (a: Address, o: MqOptions) => listenSysv(a, o),
+  params: ['backlog'],
 })
 
 /** Connects to an `mq:` address (the same as `@ipc/core`'s `connect`). */

@@ -13,7 +13,8 @@ export interface MqLimits {
   bytesPerUser: number
 }
 
-function readNumber(path: string, fallback: number): number {
+/** A positive number from a /proc file, or `fallback`. */
+export function readNumber(path: string, fallback: number): number {
   try {
     const n = Number(readFileSync(path, 'utf8').trim())
     return Number.isFinite(n) && n > 0 ? n : fallback

@@ -67,6 +67,14 @@ w.start(native.READABLE)
 const raws = new Set<ReturnType<typeof spawn>>()
 afterAll(() => raws.forEach((c) => c.kill('SIGKILL')))
 
+/** Runs `script` with `args` in a child that is killed after the test file if still alive. */
+export function spawnRaw(script: string, args: string[]): ReturnType<typeof spawn> {
+  const child = spawn(process.execPath, ['-e', script, ...args], { stdio: 'inherit' })
+  raws.add(child)
+  child.once('exit', () => raws.delete(child))
+  return child
+}
+
 export function mqTarget(): ConformanceTarget {
   return addressTarget({
     name: 'mq (POSIX)',
@@ -75,11 +83,6 @@ export function mqTarget(): ConformanceTarget {
     killedPeerReason: 'peer-exited',
     boundaries: [8192 - 8, 8192 - 4, 8192, 10 * 8192],
     leftovers,
-    async rawClient(address, bytes, end) {
-      const child = spawn(process.execPath, ['-e', RAW_CLIENT, address.slice('mq:'.length), Buffer.from(bytes).toString('hex'), end ? 'end' : 'stay'], { stdio: 'inherit' })
-      raws.add(child)
-      child.once('exit', () => raws.delete(child))
-      return child
-    },
+    rawClient: async (address, bytes, end) => spawnRaw(RAW_CLIENT, [address.slice('mq:'.length), Buffer.from(bytes).toString('hex'), end ? 'end' : 'stay']),
   })
 }

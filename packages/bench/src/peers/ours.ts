@@ -55,7 +55,7 @@ async function open(name: OurName, folder: string, config: ChildConfig): Promise
     track(child)
     return { transport, child }
   }
-  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : name === 'mq' ? `mq:/ipc-bench-${process.pid}` : 'tcp://127.0.0.1:0'
+  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : name === 'mq' ? `mq:/ipc-bench-${process.pid}` : name === 'mq+sysv' ? `mq+sysv:${folder}/bench.key` : 'tcp://127.0.0.1:0'
   const listener = await listen<Msg, Msg>(address, OUR_OPTIONS)
   try {
     const child = spawnChild({ ...config, address: listener.address })
