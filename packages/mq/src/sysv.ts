@@ -332,6 +332,13 @@ export async function listenSysv<Out, In>(address: Address, options: ListenOptio
     }
   } catch (err) {
     if (createdKeyFile) unlinkSync(path)
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      const msgmni = readNumber('/proc/sys/kernel/msgmni', 32000)
+      throw new IpcError('ERR_IPC_SYSTEM', `${label}: the system's System V queue count limit is reached (kernel.msgmni = ${msgmni}); raise it with sysctl -w kernel.msgmni=N or remove unused queues (ipcs -q, ipcrm -q)`, {
+        cause: err,
+        details: { limit: 'kernel.msgmni', value: msgmni },
+      })
+    }
     throw fromErrno(err, label)
   }
   const id = msqid

@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connect, isIpcError, listen } from '@ipc/core'
-import { addressTarget, describeConformance, spawnEchoListener } from '@ipc/core/testing'
+import { addressTarget, describeConformance, roundTrip, spawnEchoListener } from '@ipc/core/testing'
 import { ENTRY, spawnRaw } from './targets.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'ipc-sysv-test-'))
@@ -76,5 +77,28 @@ describe('mq+sysv: rendezvous', () => {
       native.msgRemove(id)
       rmSync(foreign)
     }
+  })
+
+  it('drops hostile hellos and units for unknown connections, and keeps serving', async () => {
+    const address = `mq+sysv:${join(dir, `k${++n}.key`)}`
+    const server = await listen(address)
+    const served = (async () => {
+      for await (const c of server) void (async () => {
+        for await (const m of c) await c.send(m)
+      })()
+    })()
+    const gone = spawn(process.execPath, ['-e', ''])
+    await new Promise((r) => gone.once('exit', r)) // a pid that no longer runs
+    const native = (await import('@ipc/native')).native
+    const id = native.msgGet(native.ftokKey(address.slice('mq+sysv:'.length), 0x49), 0)
+    const tagged = (tag: number, text: string) => Buffer.concat([Buffer.from(Uint32Array.of(tag).buffer), Buffer.from(text, 'latin1')])
+    for (const junk of ['garbage', `IPCSV1 ${gone.pid} 33554432`, `IPCSV1 ${process.pid} 5`, `IPCSV1 ${process.pid} 99999999999`, 'IPCSV1 x y']) {
+      native.msgSend(id, 2, tagged(0, junk))
+    }
+    native.msgSend(id, 2, tagged(4242, 'a unit for no connection'))
+    native.msgSend(id, 2, Buffer.from([1])) // shorter than a tag
+    expect(await roundTrip(address, 'still serving')).toBe('still serving')
+    await server.close()
+    await served
   })
 })

@@ -490,8 +490,17 @@ export function describeConformance(target: ConformanceTarget): void {
             cleanups.push(() => (child.exitCode === null && child.signalCode === null ? child.kill('SIGKILL') : undefined))
             await ready
             if (cycle % 10 === 0) expect(await roundTrip(address, { cycle })).toEqual({ cycle })
+            // once, a client stays connected: it must see its listener's death
+            const witness = cycle === 25 ? await connect(address, { timeout: 10_000 }) : undefined
+            if (witness) cleanups.push(() => witness.close())
+            const killedAt = performance.now()
             child.kill('SIGKILL')
             await exitOf(child)
+            if (witness) {
+              const info = await witness.closed
+              expect(info.reason).toBe(target.killedPeerReason)
+              expect(performance.now() - killedAt).toBeLessThan(1000)
+            }
           }
           // what the last crash left is not a listener, and the next listen() takes it over
           expect(isIpcError(await connect(address).catch((e) => e), 'ERR_IPC_NO_LISTENER')).toBe(true)
