@@ -2,7 +2,7 @@
  * The service process. It dials the address it is given (`unix:…`, `tcp://…`, `pipe:`, …) and
  * serves the procedures there; the same code for every transport.
  */
-import { connect, serve } from '@ipc/core'
+import { type RpcReply, type RpcRequest, connect, serve } from '@ipc/core'
 import '@ipc/fifo'
 import '@ipc/mq'
 import '@ipc/pipe'
@@ -11,5 +11,5 @@ import { procedures } from './protocol.js'
 
 const address = process.argv[2]
 if (!address) throw new Error('usage: service <address>')
-const transport = await connect(address)
+const transport = await connect<RpcReply, RpcRequest>(address)
 await serve(transport, procedures)

@@ -3,7 +3,7 @@
  * benchmark, for the name in its configuration (JSON in argv[2]).
  */
 import { connect } from 'node:net'
-import type { ChildConfig } from './common.js'
+import { type ChildConfig, isOurs } from './common.js'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig
 
@@ -24,14 +24,8 @@ async function sink(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (isOurs(config.name)) return (await import('./peers/ours.js')).oursChild(config)
   switch (config.name) {
-    case 'unix':
-    case 'tcp':
-    case 'pipe':
-    case 'fifo':
-    case 'mq':
-    case 'mq+sysv':
-      return (await import('./peers/ours.js')).oursChild(config)
     case 'fork-json':
     case 'fork-advanced':
       return (await import('./peers/fork.js')).forkSide(config)

@@ -11,6 +11,9 @@ export const OURS = ['unix', 'tcp', 'pipe', 'fifo', 'mq', 'mq+sysv'] as const
 /** What they are compared with. */
 export const PEERS = ['fork-json', 'fork-advanced', 'net-cork', 'zeromq-ipc'] as const
 export type OurName = (typeof OURS)[number]
+
+/** `true` for the SDK's own transports (as opposed to the peers). */
+export const isOurs = (name: string): name is OurName => (OURS as readonly string[]).includes(name)
 export type PeerName = (typeof PEERS)[number]
 export type Name = OurName | PeerName
 

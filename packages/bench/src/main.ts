@@ -18,6 +18,7 @@ import {
   type StreamPlan,
   type StreamResult,
   distFile,
+  isOurs,
   log,
   now,
 } from './common.js'
@@ -47,14 +48,8 @@ function pingPongPlan(payload: number): PingPongPlan {
 const streamPlan: StreamPlan = quick ? { warmupMs: 100, durationMs: 300 } : { warmupMs: 300, durationMs: 1500 }
 
 function benchFor(name: Name, folder: string): Bench {
+  if (isOurs(name)) return ours(name, folder)
   switch (name) {
-    case 'unix':
-    case 'tcp':
-    case 'pipe':
-    case 'fifo':
-    case 'mq':
-    case 'mq+sysv':
-      return ours(name, folder)
     case 'fork-json':
       return forkBench('json')
     case 'fork-advanced':

@@ -37,7 +37,7 @@ export interface ListenerControl<Out, In> {
   readonly isClosed: boolean
 }
 
-interface PendingAccept<Out, In> {
+interface PendingAccept {
   iterator: boolean
   resolve(value: unknown): void
   reject(err: IpcError): void
@@ -50,7 +50,7 @@ interface PendingAccept<Out, In> {
  */
 export function createListener<Out = unknown, In = unknown>(source: ListenerSource, backlog = 128): ListenerControl<Out, In> {
   const ready = new Queue<Transport<Out, In>>()
-  const waiting = new Queue<PendingAccept<Out, In>>()
+  const waiting = new Queue<PendingAccept>()
   let closing: Promise<void> | undefined
   let resolveClosed!: () => void
   const closed = new Promise<void>((r) => (resolveClosed = r))
@@ -64,7 +64,7 @@ export function createListener<Out = unknown, In = unknown>(source: ListenerSour
     checkTimeout(options?.timeout)
     if (options?.signal?.aborted) return Promise.reject(abortError(options.signal, 'accept'))
     return new Promise((resolve, reject) => {
-      const pending: PendingAccept<Out, In> = { iterator, resolve, reject, disarm: () => {} }
+      const pending: PendingAccept = { iterator, resolve, reject, disarm: () => {} }
       pending.disarm = armWait(options, 'accept', (err) => {
         waiting.remove(pending)
         reject(err)
