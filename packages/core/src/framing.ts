@@ -124,3 +124,11 @@ export function writeFrameHeader(target: Uint8Array, offset: number, size: numbe
   target[offset + 2] = (size >>> 16) & 0xff
   target[offset + 3] = (size >>> 24) & 0xff
 }
+
+/** One whole frame: the length prefix, then `body` (for raw peers in tests and foreign clients). */
+export function encodeFrame(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length)
+  writeFrameHeader(out, 0, body.length)
+  out.set(body, FRAME_HEADER_BYTES)
+  return out
+}

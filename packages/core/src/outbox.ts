@@ -2,8 +2,26 @@ import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
 
 /** Frames at least this large are queued by reference instead of copied into the staging slab. */
 export const BY_REFERENCE = 16 * 1024
-/** Size of a staging slab; small frames are packed back to back into it. */
-const SLAB = 256 * 1024
+/** Size of the largest staging slab; small frames are packed back to back into it. */
+const SLAB_MAX = 256 * 1024
+/** Size of a transport's first slab: an occasional sender never holds more than this. */
+const SLAB_FIRST = 16 * 1024
+/** How often idle slabs are given back (ms); a slab unused for a whole period is dropped. */
+const SWEEP_MS = 1000
+
+/** Outboxes holding a slab; a slab that saw no frame for a whole sweep period is dropped. */
+const holding = new Set<Outbox>()
+let sweeper: NodeJS.Timeout | undefined
+
+function sweep(): void {
+  for (const outbox of holding) outbox.releaseIfIdle()
+  if (holding.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper)
+    sweeper = undefined
+  }
+}
+
+const EMPTY = new Uint8Array(0)
 
 /**
  * The send queue's byte store: frames are length-prefixed and packed back to back, so everything
@@ -13,9 +31,11 @@ const SLAB = 256 * 1024
  */
 export class Outbox {
   private chunks: Uint8Array[] = []
-  private slab: Uint8Array = new Uint8Array(0)
+  private slab: Uint8Array = EMPTY
   private slabStart = 0 // first byte of the slab not yet handed out
   private slabEnd = 0 // first free byte of the slab
+  private nextSlab = SLAB_FIRST // size of the next slab: doubles up to SLAB_MAX while busy
+  private used = false // a frame was added since the last sweep
   /** Bytes queued (prefixes included) and not yet taken. */
   bytes = 0
   /** Frames queued and not yet taken. */
@@ -82,12 +102,49 @@ export class Outbox {
     return out
   }
 
-  private reserve(n: number): void {
-    if (this.slab.length - this.slabEnd >= n) return
-    this.sealSlabPiece()
-    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, n))
+  /**
+   * Drops the slab if no frame was added since the last call and nothing is queued: an idle
+   * connection holds no send memory (pieces already handed out stay valid; they are never
+   * rewritten). Called by the shared sweeper.
+   */
+  releaseIfIdle(): void {
+    if (this.used || this.frames > 0) {
+      this.used = false
+      return
+    }
+    this.drop()
+  }
+
+  /** Discards everything queued and gives the slab back (the transport has ended). */
+  drop(): void {
+    this.chunks = []
+    this.bytes = 0
+    this.frames = 0
+    this.slab = EMPTY
     this.slabStart = 0
     this.slabEnd = 0
+    this.nextSlab = SLAB_FIRST
+    holding.delete(this)
+  }
+
+  /** Bytes of slab memory this outbox holds (for tests and stats). */
+  get reservedBytes(): number {
+    return this.slab.length
+  }
+
+  private reserve(n: number): void {
+    this.used = true
+    if (this.slab.length - this.slabEnd >= n) return
+    this.sealSlabPiece()
+    const size = Math.max(this.nextSlab, n)
+    this.nextSlab = Math.min(SLAB_MAX, this.nextSlab * 2)
+    this.slab = Buffer.allocUnsafeSlow(size)
+    this.slabStart = 0
+    this.slabEnd = 0
+    if (!holding.has(this)) {
+      holding.add(this)
+      sweeper ??= setInterval(sweep, SWEEP_MS).unref()
+    }
   }
 
   private sealSlabPiece(): void {

@@ -1,6 +1,11 @@
-import { type Address, parseAddress, parseSize } from './address.js'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { type Address, parseAddress } from './address.js'
+import { debug } from './debug.js'
 import { IpcError } from './errors.js'
 import type { Listener } from './listener.js'
+import { type OptionParsers, duration, parseOptions, size } from './options.js'
 import type { Transport, TransportOptions } from './transport.js'
 import type { WaitOptions } from './waits.js'
 
@@ -18,12 +23,26 @@ export interface ListenOptions<In = unknown> extends TransportOptions<In> {
 
 /** What a mechanism package registers for its scheme(s). */
 export interface SchemeHandler {
-  /** Connects to `address`. `options` already merge the address's query options under the caller's. */
+  /**
+   * Connects to `address`. `options` merge the address's query options under the caller's, every
+   * declared option already parsed (a number is a number).
+   */
   connect(address: Address, options: ConnectOptions<any>): Promise<Transport<any, any>>
-  /** Listens at `address`. */
+  /** Listens at `address`, with `options` parsed as for `connect`. */
   listen(address: Address, options: ListenOptions<any>): Promise<Listener<any, any>>
-  /** Query options the mechanism understands beyond the common ones (others are rejected). */
+  /**
+   * The options the mechanism understands beyond the common ones, each with its parser. Core
+   * applies them to address query options and option objects alike; an address option that is
+   * neither declared nor common is `ERR_IPC_INVALID_ADDRESS`.
+   */
+  readonly options?: OptionParsers
+  /** @deprecated transitional: option names without parsers; use {@link SchemeHandler.options}. */
   readonly params?: readonly string[]
+  /**
+   * A fresh address of this scheme inside `dir` (a private temporary folder), for the demo, the
+   * benchmark and the conformance kit.
+   */
+  sampleAddress?(dir: string): string
 }
 
 const REGISTRY_KEY = Symbol.for('@ipc/core.registry')
@@ -31,6 +50,20 @@ type Registry = Map<string, SchemeHandler>
 // One registry per process, also when both the ESM and the CJS build of core are loaded.
 const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map())
+
+/** Which package serves each scheme of the SDK: `connect`/`listen` import it on first use. */
+export const SCHEME_PACKAGES: Readonly<Record<string, string>> = {
+  unix: '@ipc/socket',
+  tcp: '@ipc/socket',
+  pipe: '@ipc/pipe',
+  fifo: '@ipc/fifo',
+  mq: '@ipc/mq',
+  'mq+sysv': '@ipc/mq',
+  shm: '@ipc/shm',
+  sem: '@ipc/sem',
+  signal: '@ipc/signal',
+  nats: '@ipc/nats',
+}
 
 /** Makes `scheme` (e.g. `'unix'`) resolve to `handler`. Mechanism packages call this when imported. */
 export function registerScheme(scheme: string, handler: SchemeHandler): void {
@@ -42,67 +75,115 @@ export function registeredSchemes(): string[] {
   return [...registry.keys()]
 }
 
-const COMMON_PARAMS: Record<string, (v: string) => unknown> = {
-  maxMessageSize: (v) => parseSize(v, 'maxMessageSize', 1, 0x7fffffff),
-  highWaterMark: (v) => parseSize(v, 'highWaterMark', 1),
-  closeTimeout: (v) => parseSize(v, 'closeTimeout', 0),
-  timeout: (v) => parseSize(v, 'timeout', 0),
-  codec: (v) => {
-    if (v === 'msgpack' || v === 'json' || v === 'raw') return v
-    throw new IpcError('ERR_IPC_INVALID_ADDRESS', `codec must be msgpack, json or raw, got "${v}"`)
+/** The handler registered for `scheme`, if any (for tools and the conformance kit). */
+export function schemeHandler(scheme: string): SchemeHandler | undefined {
+  return registry.get(scheme.toLowerCase())
+}
+
+/** Options every scheme understands, with their parsers. */
+export const COMMON_OPTIONS: OptionParsers = {
+  maxMessageSize: size(1, 0x7fffffff),
+  highWaterMark: size(1),
+  closeTimeout: duration(0),
+  timeout: duration(0),
+  codec: (value, name) => {
+    if (typeof value === 'string' ? value === 'msgpack' || value === 'json' || value === 'raw' : typeof value === 'object' && value !== null) return value
+    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `option ${name} must be msgpack, json, raw or a Codec object, got ${JSON.stringify(value)}`, {
+      details: { option: name },
+    })
   },
 }
 
-function resolve(text: string, options: object | undefined): [SchemeHandler, Address, Record<string, unknown>] {
-  const address = parseAddress(text)
-  const handler = registry.get(address.scheme)
-  if (!handler) {
-    const known = registeredSchemes()
+/** Candidate places to import a mechanism package from: core's own location, then the application's. */
+function importers(pkg: string): (() => Promise<unknown>)[] {
+  const fromFile = (file: string) => () => import(pathToFileURL(createRequire(file).resolve(pkg)).href)
+  const out: (() => Promise<unknown>)[] = [() => import(pkg)]
+  if (process.argv[1]) out.push(fromFile(process.argv[1]))
+  out.push(fromFile(join(process.cwd(), 'noop.js')))
+  return out
+}
+
+const loading = new Map<string, Promise<void>>()
+
+/** Imports the package that serves `scheme` (once); resolves when it has registered, else rejects with a coded error. */
+async function loadScheme(scheme: string): Promise<SchemeHandler> {
+  const pkg = SCHEME_PACKAGES[scheme]
+  const known = registeredSchemes()
+  if (pkg === undefined) {
     throw new IpcError(
       'ERR_IPC_UNSUPPORTED',
-      `no transport is registered for "${address.scheme}:" — import the package that provides it (e.g. import '@ipc/socket');` +
-        ` registered: ${known.length ? known.join(', ') : 'none'}`,
+      `no transport is registered for "${scheme}:" and no package of the SDK serves it; registered: ${known.length ? known.join(', ') : 'none'}`,
     )
   }
-  const merged: Record<string, unknown> = {}
+  let pending = loading.get(pkg)
+  if (pending === undefined) {
+    pending = (async () => {
+      const failures: string[] = []
+      for (const attempt of importers(pkg)) {
+        try {
+          await attempt()
+          return
+        } catch (err) {
+          failures.push((err as Error)?.message ?? String(err))
+        }
+      }
+      debug('cannot import %s: %s', pkg, failures.join(' | '))
+    })()
+    loading.set(pkg, pending)
+  }
+  await pending
+  const handler = registry.get(scheme)
+  if (handler === undefined) {
+    loading.delete(pkg)
+    throw new IpcError('ERR_IPC_UNSUPPORTED', `the "${scheme}:" scheme is served by ${pkg}, which is not installed: npm install ${pkg}`, {
+      details: { package: pkg },
+    })
+  }
+  return handler
+}
+
+async function resolve(text: string, options: object | undefined): Promise<[SchemeHandler, Address, Record<string, unknown>]> {
+  const address = parseAddress(text)
+  const handler = registry.get(address.scheme) ?? (await loadScheme(address.scheme))
+  const declared: OptionParsers = handler.options ?? Object.fromEntries((handler.params ?? []).map((k) => [k, (v: unknown) => v]))
+  const fromAddress: Record<string, unknown> = {}
   for (const [key, value] of address.params) {
-    const common = COMMON_PARAMS[key]
-    if (common) merged[key] = common(value)
-    else if (handler.params?.includes(key)) merged[key] = value
-    else {
+    if (!Object.hasOwn(COMMON_OPTIONS, key) && !Object.hasOwn(declared, key)) {
       throw new IpcError('ERR_IPC_INVALID_ADDRESS', `unknown option "${key}" in address "${text}"`)
     }
+    fromAddress[key] = value
   }
-  return [handler, address, { ...merged, ...options }]
+  const merged = { ...fromAddress, ...(options as Record<string, unknown> | undefined) }
+  return [handler, address, parseOptions(parseOptions(merged, COMMON_OPTIONS), declared)]
 }
 
 /**
- * Connects to `address` with the transport registered for its scheme.
+ * Connects to `address` with the transport registered for its scheme (importing the package that
+ * serves it, if it is installed and not imported yet).
  *
  * @example
  * ```ts
  * import { connect } from '@ipc/core'
- * import '@ipc/socket'
  * const t = await connect<Request, Reply>('unix:/run/app.sock')
  * ```
  */
 export async function connect<Out = unknown, In = unknown>(address: string, options?: ConnectOptions<In> | TransportOptions<In>): Promise<Transport<Out, In>> {
-  const [handler, parsed, merged] = resolve(address, options)
+  const [handler, parsed, merged] = await resolve(address, options)
   return handler.connect(parsed, merged) as Promise<Transport<Out, In>>
 }
 
 /**
- * Listens at `address` with the transport registered for its scheme.
+ * Listens at `address` with the transport registered for its scheme (importing the package that
+ * serves it, if it is installed and not imported yet).
  *
  * @example
  * ```ts
  * import { listen } from '@ipc/core'
- * import '@ipc/socket'
  * const server = await listen<Reply, Request>('unix:/run/app.sock')
  * for await (const conn of server) handle(conn)
  * ```
  */
 export async function listen<Out = unknown, In = unknown>(address: string, options?: ListenOptions<In> | TransportOptions<In>): Promise<Listener<Out, In>> {
-  const [handler, parsed, merged] = resolve(address, options)
+  const [handler, parsed, merged] = await resolve(address, options)
   return handler.listen(parsed, merged) as Promise<Listener<Out, In>>
 }

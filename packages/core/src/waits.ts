@@ -1,4 +1,5 @@
 import { IpcError } from './errors.js'
+import { Queue } from './queue.js'
 
 /** Options every waiting call accepts. */
 export interface WaitOptions {
@@ -79,3 +80,69 @@ export function withWait<T>(promise: Promise<T>, options: WaitOptions | undefine
 }
 
 function noop(): void {}
+
+/** One call waiting in a {@link Waiters} queue. */
+interface Waiter {
+  /** An async iterator's `next()`: settled with `{ value, done }` instead of the bare value. */
+  iterator: boolean
+  resolve(value: unknown): void
+  reject(err: IpcError): void
+  disarm(): void
+}
+
+/**
+ * Calls waiting for a value, in order (`receive()`, `accept()`, and their async-iterator forms):
+ * each armed with its own `signal`/`timeout`, which removes it from the queue and rejects it. The
+ * producer hands values to the oldest with {@link Waiters.resolveNext}; closing settles them all.
+ */
+export class Waiters<T> {
+  private readonly queue = new Queue<Waiter>()
+
+  /** Waiting calls. */
+  get length(): number {
+    return this.queue.length
+  }
+
+  /**
+   * A promise for the next value handed to {@link Waiters.resolveNext} (as `{ value, done: false }`
+   * when `iterator`), or the abort/timeout of `options` (named `what` in errors). Throws
+   * `ERR_IPC_INVALID_ARGUMENT` synchronously for a bad timeout.
+   */
+  wait(options: WaitOptions | undefined, what: string, iterator = false): Promise<any> {
+    if (options !== undefined) {
+      checkTimeout(options.timeout)
+      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, what))
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { iterator, resolve, reject, disarm: noop }
+      if (options !== undefined) {
+        waiter.disarm = armWait(options, what, (err) => {
+          this.queue.remove(waiter)
+          reject(err)
+        })
+      }
+      this.queue.push(waiter)
+    })
+  }
+
+  /** Settles the oldest waiting call with `value`; returns `false` if nobody waits. */
+  resolveNext(value: T): boolean {
+    const waiter = this.queue.shift()
+    if (waiter === undefined) return false
+    waiter.disarm()
+    waiter.resolve(waiter.iterator ? { value, done: false } : value)
+    return true
+  }
+
+  /**
+   * Settles every waiting call with `error`, except iterators, which get `done` when
+   * `iteratorsDone` (a clean end).
+   */
+  settleAll(error: IpcError, iteratorsDone: boolean): void {
+    for (let w = this.queue.shift(); w !== undefined; w = this.queue.shift()) {
+      w.disarm()
+      if (w.iterator && iteratorsDone) w.resolve({ value: undefined, done: true })
+      else w.reject(error)
+    }
+  }
+}

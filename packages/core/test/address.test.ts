@@ -25,9 +25,16 @@ describe('addresses', () => {
     expect(() => parseSize('lots', 'x')).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
   })
 
-  it('connect to an unregistered scheme says which package to import', async () => {
+  it('connect to a scheme no package serves is ERR_IPC_UNSUPPORTED', async () => {
     const err = await connect('nosuch:/x').catch((e) => e)
     expect(isIpcError(err, 'ERR_IPC_UNSUPPORTED')).toBe(true)
-    expect(err.message).toMatch(/import the package/)
+    expect(err.message).toMatch(/no package of the SDK serves it/)
+  })
+
+  it('connect to a scheme whose package is not installed names the package to install', async () => {
+    const err = await connect('nats://127.0.0.1:4222/x').catch((e) => e)
+    expect(isIpcError(err, 'ERR_IPC_UNSUPPORTED')).toBe(true)
+    expect(err.message).toContain('npm install @ipc/nats')
+    expect(err.details).toEqual({ package: '@ipc/nats' })
   })
 })

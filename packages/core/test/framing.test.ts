@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { FrameDecoder, Outbox, cutIntoUnits, isIpcError } from '../src/index.js'
+import { isIpcError } from '../src/index.js'
+import { FrameDecoder } from '../src/framing.js'
+import { Outbox, cutIntoUnits } from '../src/outbox.js'
 
 function frames(max: number) {
   const out: Uint8Array[] = []

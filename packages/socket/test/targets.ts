@@ -17,6 +17,7 @@ export function socketTarget(name: string, fresh: () => string, rawConnect: (add
   return addressTarget({
     name,
     reusable: !name.startsWith('tcp'), // tcp://…:0 gives a new port each time
+    reportsPeer: !name.startsWith('tcp'), // TCP has no peer credentials
     entry: ENTRY,
     fresh,
     killedPeerReason: 'peer',

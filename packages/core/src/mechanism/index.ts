@@ -1,0 +1,22 @@
+/**
+ * `@ipc/core/mechanism` — the kit every mechanism package is built from: the {@link Link}
+ * contract and the engine that turns a link into a `Transport` ({@link createTransport}), the
+ * listener ({@link createListener}), the stream link for fd-based mechanisms ({@link streamLink}),
+ * option parsers, liveness marks, and the small helpers each mechanism would otherwise write again.
+ * Applications never need this entry; see `docs/adding-a-mechanism.md`.
+ *
+ * @packageDocumentation
+ */
+export type { Address } from '../address.js'
+export { parseSize } from '../address.js'
+export { debug, quietly } from '../debug.js'
+export { IpcError, fromErrno } from '../errors.js'
+export { CONTROL_BIT, FRAME_HEADER_BYTES, GOODBYE, MAX_FRAME, encodeFrame, writeFrameHeader } from '../framing.js'
+export type { CloseReason, Link, LinkEnd, LinkEvents, PeerInfo } from '../link.js'
+export { DEFAULT_BACKLOG, type ListenerControl, type ListenerSource, createListener } from '../listener.js'
+export { type OptionParser, type OptionParsers, count, duration, flag, oneOf, parseOptions, size } from '../options.js'
+export { type ExitWatcher, type OpenExitWatcher, type ProcessWatch, classifyProcessEnd, processAlive, processBound } from '../process-end.js'
+export { COMMON_OPTIONS, type SchemeHandler, registerScheme, schemeHandler } from '../registry.js'
+export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream-link.js'
+export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
+export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, withWait } from '../waits.js'
