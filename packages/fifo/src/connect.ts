@@ -1,7 +1,8 @@
 import { closeSync, lstatSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
-import { type Address, type ConnectOptions, IpcError, type Transport, createTransport, fromErrno, processBound, streamLink } from '@ipc/core'
+import { type ConnectOptions, IpcError, type Transport } from '@ipc/core'
+import { type Address, closeAllQuietly, createTransport, fromErrno, processBound, processStreamLink } from '@ipc/core/mechanism'
 import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { ACK_BYTES, decodeAck, formatHello, makeToken } from './hello.js'
@@ -77,19 +78,12 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
     const outbound = wrap(outFd, false)
     cleanup() // both sides hold both FIFOs open now; the names go before the listener hears "ready"
     outbound.write(READY)
-    const { watch, ...linkOptions } = processBound(serverPid, (pid, onExit) => new native.PidWatcher(pid, onExit))
-    watch.onExit(() => inbound.resume())
-    return createTransport<Out, In>(streamLink({ readable: inbound, writable: outbound, ...linkOptions }), options)
+    const bound = processBound(serverPid, (pid, onExit) => new native.PidWatcher(pid, onExit))
+    return createTransport<Out, In>(processStreamLink({ readable: inbound, writable: outbound, bound }), options)
   } catch (err) {
     cleanup()
     for (const s of sockets) s.destroy()
-    for (const fd of fds) {
-      try {
-        closeSync(fd)
-      } catch {
-        // closed already
-      }
-    }
+    closeAllQuietly(fds)
     throw fromErrno(err, label)
   }
 }

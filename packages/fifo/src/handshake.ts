@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
-import { IpcError, type WaitOptions, withWait } from '@ipc/core'
+import { IpcError, type WaitOptions } from '@ipc/core'
+import { withWait } from '@ipc/core/mechanism'
 
 /** What a client writes first on its client→server FIFO once it has opened it. */
 export const READY = Buffer.from('IPCR')

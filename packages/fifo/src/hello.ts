@@ -54,16 +54,24 @@ export function parseHello(line: string): Hello | undefined {
 export class HelloReader {
   private partial = ''
 
-  constructor(private readonly onHello: (hello: Hello) => void) {}
+  constructor(
+    private readonly onHello: (hello: Hello) => void,
+    /** Called with a reason for every line that is not a hello (and for junk with no newline). */
+    private readonly onJunk: (reason: string) => void = () => {},
+  ) {}
 
   push(chunk: Buffer): void {
     const text = this.partial + chunk.toString('latin1')
     const lines = text.split('\n')
     this.partial = lines.pop()!
-    if (this.partial.length > MAX_HELLO) this.partial = '' // no newline in sight: junk
+    if (this.partial.length > MAX_HELLO) {
+      this.onJunk(`more than ${MAX_HELLO} bytes without a newline`)
+      this.partial = ''
+    }
     for (const line of lines) {
       const hello = parseHello(line)
       if (hello) this.onHello(hello)
+      else this.onJunk(`not a hello line (${line.length} bytes)`)
     }
   }
 }

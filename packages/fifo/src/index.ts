@@ -9,7 +9,8 @@
  *
  * @packageDocumentation
  */
-import { type Address, type ConnectOptions, type Listener, type Transport, connect as coreConnect, listen as coreListen, registerScheme } from '@ipc/core'
+import { type ConnectOptions, type Listener, type Transport, connect as coreConnect, listen as coreListen } from '@ipc/core'
+import { type Address, count, duration, registerScheme } from '@ipc/core/mechanism'
 import { connectFifo } from './connect.js'
 import { type FifoListenOptions, listenFifo } from './listen.js'
 
@@ -18,7 +19,8 @@ export type { FifoListenOptions } from './listen.js'
 registerScheme('fifo', {
   connect: (a: Address, o: ConnectOptions) => connectFifo(a, o),
   listen: (a: Address, o: FifoListenOptions) => listenFifo(a, o),
-  params: ['backlog', 'handshakeTimeout'],
+  options: { backlog: count(1, 1 << 20), handshakeTimeout: duration(1) },
+  sampleAddress: (dir: string) => `fifo:${dir}/fifo`,
 })
 
 /** Connects to a `fifo:` address (the same as `@ipc/core`'s `connect`). */

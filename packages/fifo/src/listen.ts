@@ -1,56 +1,40 @@
-import { closeSync, lstatSync, writeSync } from 'node:fs'
+import { lstatSync, writeSync } from 'node:fs'
 import { Socket } from 'node:net'
+import type { Listener, ListenOptions, Transport } from '@ipc/core'
 import {
   type Address,
-  type Listener,
-  type ListenOptions,
-  type Transport,
+  type ListenerControl,
+  assertOwnerOnly,
+  closeQuietly,
   createListener,
   createTransport,
   fromErrno,
   processBound,
+  processStreamLink,
+  quietly,
   resolveTransportOptions,
-  streamLink,
-} from '@ipc/core'
+} from '@ipc/core/mechanism'
 import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { type Hello, HelloReader, encodeAck } from './hello.js'
-import {
-  READ_FLAGS,
-  WRITE_FLAGS,
-  claimWellKnown,
-  fifoPaths,
-  makeFifo,
-  openFifo,
-  pairPaths,
-  prepareFolder,
-  removeFolder,
-  removeQuietly,
-} from './rendezvous.js'
+import { READ_FLAGS, WRITE_FLAGS, claimWellKnown, fifoPaths, makeFifo, openFifo, pairPaths, prepareFolder, removeFolder, removeQuietly } from './rendezvous.js'
 
 /** Options of `listen()` for `fifo:` addresses. */
 export interface FifoListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections waiting for `accept()`. Default 128. */
+  /** Connections waiting for `accept()`; past it, hellos wait in the well-known FIFO (clients wait, within their timeout). Default 511. */
   backlog?: number
   /** Milliseconds a client may take to finish its handshake after its hello. Default 10 000. */
   handshakeTimeout?: number
 }
 
-function closeQuietly(fd: number | undefined): void {
-  if (fd === undefined) return
-  try {
-    closeSync(fd)
-  } catch {
-    // closed already
-  }
-}
+/** Hellos read but not yet handled, past which the listener stops reading the well-known FIFO. */
+const PENDING_HELLOS = 64
 
 /** `fifo:` listen: the well-known FIFO, and a transport per client hello that checks out. */
 export async function listenFifo<Out, In>(address: Address, options: FifoListenOptions<In>): Promise<Listener<Out, In>> {
   const { wellKnown, folder } = fifoPaths(address)
   const transportOptions = resolveTransportOptions(options)
-  const handshakeTimeout = Number(options.handshakeTimeout ?? 10_000)
-  const uid = process.getuid!()
+  const handshakeTimeout = options.handshakeTimeout ?? 10_000
   let readFd: number | undefined
   let keepFd: number | undefined
   try {
@@ -68,27 +52,40 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
   const wellKnownIno = lstatSync(wellKnown).ino
   const hellos = new Socket({ fd: readFd, readable: true, writable: false })
   const handshakes = new Set<() => void>()
+  const pending: Hello[] = []
+  let inFlight = 0
 
-  const control = createListener<Out, In>(
+  const control: ListenerControl<Out, In> = createListener<Out, In>(
     {
       address: address.text,
       async close() {
         hellos.destroy()
         closeQuietly(keepFd)
         for (const abort of [...handshakes]) abort()
-        try {
+        quietly(`remove ${wellKnown}`, () => {
           if (lstatSync(wellKnown).ino === wellKnownIno) removeQuietly(wellKnown)
-        } catch {
-          // gone already
-        }
+        })
         removeFolder(folder)
       },
     },
-    Number(options.backlog ?? 128),
+    options.backlog,
   )
 
-  /** Checks a hello, opens the client's pair and completes the handshake; drops it on any failure. */
-  const accept = async (hello: Hello): Promise<void> => {
+  /** Handles waiting hellos while the backlog has room; reads the FIFO again once few wait. */
+  const pump = (): void => {
+    while (pending.length > 0 && !control.isClosed && !control.full && inFlight < PENDING_HELLOS) {
+      inFlight++
+      void acceptHello(pending.shift()!).finally(() => {
+        inFlight--
+        pump()
+      })
+    }
+    if (pending.length < PENDING_HELLOS && hellos.isPaused() && !control.isClosed) hellos.resume()
+  }
+  control.onRoom(pump)
+
+  /** Checks a hello, opens the client's pair and completes the handshake; refuses it (logged, counted) on any failure. */
+  const acceptHello = async (hello: Hello): Promise<void> => {
     const { c2s, s2c } = pairPaths(folder, hello.token)
     let inFd: number | undefined
     let holdIn: number | undefined
@@ -96,22 +93,15 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     let readable: Socket | undefined
     let writable: Socket | undefined
     let bound: ReturnType<typeof processBound> | undefined
-    const drop = (): void => {
-      readable?.destroy()
-      writable?.destroy()
-      if (!readable) closeQuietly(inFd)
-      if (!writable) closeQuietly(outFd)
-      closeQuietly(holdIn)
-      bound?.release?.()
-    }
     try {
       const c2sStat = lstatSync(c2s)
       const s2cStat = lstatSync(s2c)
       for (const st of [c2sStat, s2cStat]) {
-        if (!st.isFIFO() || st.uid !== uid || (st.mode & 0o077) !== 0) throw new Error('not an owner-only FIFO of ours')
+        if (!st.isFIFO()) throw new Error(`${c2s}: not a FIFO`)
+        assertOwnerOnly(st, `the FIFO pair of pid ${hello.pid}`)
       }
       bound = processBound(hello.pid, (pid, onExit) => new native.PidWatcher(pid, onExit))
-      if (bound.watch.exited()) throw new Error('the client is gone')
+      if (bound.watch.exited()) throw new Error(`the client (pid ${hello.pid}) is gone`)
       inFd = openFifo(c2s, READ_FLAGS, c2sStat)
       holdIn = openFifo(c2s, WRITE_FLAGS, c2sStat) // no EOF before the client opens its end
       outFd = openFifo(s2c, WRITE_FLAGS, s2cStat) // the client holds the read end open already
@@ -131,17 +121,31 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       }
       closeQuietly(holdIn)
       holdIn = undefined
-      const { watch, ...linkOptions } = bound
-      watch.onExit(() => readable!.resume())
-      const transport: Transport<Out, In> = createTransport<Out, In>(streamLink({ readable, writable, ...linkOptions }), transportOptions)
+      const transport: Transport<Out, In> = createTransport<Out, In>(processStreamLink({ readable, writable, bound }), transportOptions)
       control.offer(transport)
-    } catch {
-      drop()
+    } catch (err) {
+      control.reject(`hello of pid ${hello.pid}: ${(err as Error)?.message ?? String(err)}`)
+      readable?.destroy()
+      writable?.destroy()
+      if (!readable) closeQuietly(inFd)
+      if (!writable) closeQuietly(outFd)
+      closeQuietly(holdIn)
+      bound?.release?.()
     }
   }
 
-  const reader = new HelloReader((hello) => void accept(hello))
+  const reader = new HelloReader(
+    (hello) => {
+      pending.push(hello)
+      if (pending.length >= PENDING_HELLOS) hellos.pause()
+      pump()
+    },
+    (reason) => control.reject(`a malformed hello: ${reason}`),
+  )
   hellos.on('data', (chunk: Buffer) => reader.push(chunk))
-  hellos.on('error', () => void control.listener.close())
+  hellos.on('error', (err) => {
+    control.reject(`reading ${wellKnown} failed: ${err.message}`)
+    void control.listener.close()
+  })
   return control.listener
 }

@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs'
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, type Stats } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { type Address, IpcError, fromErrno, processAlive } from '@ipc/core'
+import { IpcError } from '@ipc/core'
+import { type Address, OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, assertOwnerOnly, debug, fromErrno, processAlive, unlinkQuietly } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { tokenPid } from './hello.js'
 
@@ -30,7 +31,7 @@ export function pairPaths(folder: string, token: string): { c2s: string; s2c: st
 }
 
 /** mkfifo with exactly `mode` (mkfifo applies the umask, which can only remove bits). */
-export function makeFifo(path: string, mode = 0o600): void {
+export function makeFifo(path: string, mode = OWNER_ONLY_MODE): void {
   native.mkfifo(path, mode)
 }
 
@@ -49,13 +50,9 @@ export function openFifo(path: string, flags: number, expected?: Stats): number 
   }
 }
 
-/** Removes a path if it is there; never throws. */
+/** Removes a path if it is there; never throws (failures other than "gone" are logged). */
 export function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path)
-  } catch {
-    // gone already
-  }
+  unlinkQuietly(path)
 }
 
 /**
@@ -64,13 +61,12 @@ export function removeQuietly(path: string): void {
  */
 export function prepareFolder(folder: string): void {
   try {
-    mkdirSync(folder, { mode: 0o700 })
+    mkdirSync(folder, { mode: OWNER_ONLY_DIR_MODE })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromErrno(err, `fifo: cannot create ${folder}`)
     const st = lstatSync(folder)
-    if (!st.isDirectory() || st.uid !== process.getuid!() || (st.mode & 0o077) !== 0) {
-      throw new IpcError('ERR_IPC_PERMISSION', `fifo: ${folder} exists and is not an owner-only folder of this user`)
-    }
+    if (!st.isDirectory()) throw new IpcError('ERR_IPC_PERMISSION', `fifo: ${folder} exists and is not a folder`)
+    assertOwnerOnly(st, `fifo: the folder ${folder}`)
   }
   reclaimPairs(folder)
 }
@@ -80,7 +76,8 @@ export function reclaimPairs(folder: string): void {
   let names: string[]
   try {
     names = readdirSync(folder)
-  } catch {
+  } catch (err) {
+    debug('fifo: cannot read %s to reclaim pairs: %s', folder, (err as Error).message)
     return
   }
   for (const name of names) {
@@ -95,7 +92,7 @@ export function removeFolder(folder: string): void {
   try {
     rmdirSync(folder)
   } catch {
-    // a live client's pair is still there; it removes it itself
+    // a live client's pair is still there (ENOTEMPTY); it removes it itself
   }
 }
 

@@ -13,10 +13,10 @@
  *
  * @packageDocumentation
  */
-import { IpcError, registerScheme } from '@ipc/core'
+import { IpcError } from '@ipc/core'
+import { registerScheme } from '@ipc/core/mechanism'
 import { fromParent as openFromParent } from './spawn.js'
 export { PIPE_ENV, type PipeChild, type PipeSpawnOptions, fromParent, spawn } from './spawn.js'
-
 
 // `pipe:` (or `pipe:parent`) in a child started by spawn() connects to the parent, so a program
 // that takes its address from configuration runs unchanged as a pipe child. There is no listener:
@@ -28,6 +28,7 @@ registerScheme('pipe', {
     }
     return openFromParent(options)
   },
+  options: {},
   async listen(address) {
     throw new IpcError('ERR_IPC_UNSUPPORTED', `${address.text}: pipes have no listener; the parent starts the child with spawn() from @ipc/pipe`)
   },

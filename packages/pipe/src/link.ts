@@ -1,8 +1,7 @@
-import { closeSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { type Transport, type TransportOptions, createTransport, processBound, streamLink } from '@ipc/core'
+import { type Transport, type TransportOptions } from '@ipc/core'
+import { closeAllQuietly, createTransport, processBound, processStreamLink } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
-
 
 /**
  * A transport over two pipe fds bound to one peer process: `readFd` carries the peer's bytes,
@@ -21,18 +20,10 @@ export function pipeTransport<Out, In>(
   const writable = new Socket({ fd: writeFd, readable: false, writable: true })
   const bound = processBound(failure ? undefined : peerPid, (pid, onExit) => new native.PidWatcher(pid, onExit))
   if (failure) bound.externalEnd = (end) => void failure.then((error) => end({ reason: 'error', error }))
-  const { watch, ...linkOptions } = bound
-  watch.onExit(() => readable.resume()) // drain what the peer wrote before it died
-  return createTransport<Out, In>(streamLink({ readable, writable, ...linkOptions }), options)
+  return createTransport<Out, In>(processStreamLink({ readable, writable, bound }), options)
 }
 
 /** Closes fds, ignoring ones already closed. */
 export function closeFds(...fds: number[]): void {
-  for (const fd of fds) {
-    try {
-      closeSync(fd)
-    } catch {
-      // already closed
-    }
-  }
+  closeAllQuietly(fds)
 }

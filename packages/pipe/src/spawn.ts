@@ -1,5 +1,6 @@
 import { type ChildProcess, type SpawnOptions as NodeSpawnOptions, type StdioOptions, spawn as nodeSpawn } from 'node:child_process'
-import { IpcError, type Transport, type TransportOptions, fromErrno } from '@ipc/core'
+import { IpcError, type Transport, type TransportOptions } from '@ipc/core'
+import { fromErrno } from '@ipc/core/mechanism'
 import { growPipe, native } from '@ipc/native'
 import { closeFds, pipeTransport } from './link.js'
 

@@ -1,4 +1,5 @@
 import { IpcError, type ListenOptions } from '@ipc/core'
+import { DEFAULT_BACKLOG, OWNER_ONLY_MODE, type OptionParser, count } from '@ipc/core/mechanism'
 
 /** Options of `listen()` for `unix:` addresses (also as address query options). */
 export interface UnixListenOptions<In = unknown> extends ListenOptions<In> {
@@ -9,38 +10,69 @@ export interface UnixListenOptions<In = unknown> extends ListenOptions<In> {
   allow?: readonly number[] | 'any'
   /** File mode of the socket file. Default `0o600` (owner-only), whatever the umask. In an address: `?mode=660`. */
   mode?: number
-  /** Connections accepted by the kernel but not yet by `accept()`. Default 128. */
+  /**
+   * How many connections may wait to be accepted: the kernel's `listen()` backlog, and as many
+   * again handed to the listener but not yet taken by `accept()` / `for await`. Default 511, as
+   * `net.Server`; 1–65535 (the kernel caps it at `net.core.somaxconn`). While the kernel backlog is
+   * full, `connect()` retries with backoff within its `timeout`. In an address: `?backlog=1024`.
+   */
   backlog?: number
 }
 
 /** Options of `listen()` for `tcp:` addresses. */
 export interface TcpListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections accepted by the kernel but not yet by `accept()`. Default 128. */
+  /**
+   * How many connections may wait to be accepted: the kernel's `listen()` backlog, and as many
+   * again handed to the listener but not yet taken by `accept()` / `for await`. Default 511, as
+   * `net.Server`; 1–65535 (the kernel caps it at `net.core.somaxconn`). In an address: `?backlog=1024`.
+   */
   backlog?: number
 }
 
-export function parseAllow(value: unknown): readonly number[] | 'any' {
-  if (value === undefined) return [process.getuid!()]
+function invalid(name: string, expected: string, value: unknown): IpcError {
+  return new IpcError('ERR_IPC_INVALID_ARGUMENT', `option ${name} must be ${expected}, got ${typeof value === 'string' ? `"${value}"` : String(value)}`, {
+    details: { option: name },
+  })
+}
+
+/** Parses `allow`: `'any'`, or uids as a list or a comma-separated string. */
+export const allowOption: OptionParser<readonly number[] | 'any'> = (value, name) => {
   if (value === 'any') return 'any'
-  const list = typeof value === 'string' ? value.split(',').map((s) => Number(s.trim())) : value
-  if (!Array.isArray(list) || list.length === 0 || !list.every((u) => Number.isInteger(u) && u >= 0)) {
-    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `allow must be 'any' or a list of uids, got ${String(value)}`)
+  const list = typeof value === 'string' ? value.split(',').map((s) => (/^\s*\d+\s*$/.test(s) ? Number(s) : Number.NaN)) : value
+  if (!Array.isArray(list) || list.length === 0 || !list.every((u) => Number.isSafeInteger(u) && u >= 0)) {
+    throw invalid(name, "'any' or a list of uids", value)
   }
   return list
 }
 
-export function parseMode(value: unknown): number {
-  if (value === undefined) return 0o600
-  const mode = typeof value === 'string' ? parseInt(value, 8) : value
+/** Parses `mode`: a number, or octal digits in an address (`?mode=660`). */
+export const modeOption: OptionParser<number> = (value, name) => {
+  const mode = typeof value === 'string' ? (/^0?o?[0-7]{1,4}$/.test(value) ? parseInt(value.replace(/^0?o/, ''), 8) : Number.NaN) : value
   if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `mode must be a file mode such as 0o600 (or "600" in an address), got ${String(value)}`)
+    throw invalid(name, 'a file mode such as 0o600 (or "600" in an address)', value)
   }
   return mode
 }
 
+/** Parses `backlog`: 1–65535 (the kernel caps it at `net.core.somaxconn`). */
+export const backlogOption: OptionParser<number> = count(1, 65535)
+
+/** The options of `unix:`, with their parsers. */
+export const UNIX_OPTIONS = { allow: allowOption, mode: modeOption, backlog: backlogOption }
+/** The options of `tcp:`, with their parsers. */
+export const TCP_OPTIONS = { backlog: backlogOption }
+
+/** `allow` with its default: only this process's uid. */
+export function parseAllow(value: unknown): readonly number[] | 'any' {
+  return value === undefined ? [process.getuid!()] : allowOption(value, 'allow')
+}
+
+/** `mode` with its default, 0o600. */
+export function parseMode(value: unknown): number {
+  return value === undefined ? OWNER_ONLY_MODE : modeOption(value, 'mode')
+}
+
+/** `backlog` with its default, {@link DEFAULT_BACKLOG} (511, as `net.Server`). */
 export function parseBacklog(value: unknown): number {
-  if (value === undefined) return 128
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `backlog must be 1–65535, got ${String(value)}`)
-  return n
+  return value === undefined ? DEFAULT_BACKLOG : backlogOption(value, 'backlog')
 }

@@ -1,7 +1,8 @@
 import { type AddressInfo, type Socket, createServer } from 'node:net'
-import { type Address, type ConnectOptions, IpcError, type Listener, type Transport, createListener, fromErrno, resolveTransportOptions } from '@ipc/core'
+import { type Address, type ConnectOptions, IpcError, type Listener, type Transport } from '@ipc/core'
+import { type ListenerControl, createListener, fromErrno, resolveTransportOptions } from '@ipc/core/mechanism'
 import { connectSocket } from './connect.js'
-import { socketTransport } from './connection.js'
+import { offerConnection, socketTransport, watchServer } from './connection.js'
 import { type TcpListenOptions, parseBacklog } from './options.js'
 
 function tcpTarget(address: Address, forListen: boolean): { host: string; port: number } {
@@ -17,7 +18,7 @@ export function connectTcp<Out, In>(address: Address, options: ConnectOptions<In
   return connectSocket<Out, In>(tcpTarget(address, false), address.text, options)
 }
 
-/** `tcp:` listen, on loopback unless the address names a host. */
+/** `tcp:` listen, on loopback unless the address names a host; `backlog` (default 511) bounds both the kernel's queue and the listener's. */
 export async function listenTcp<Out, In>(address: Address, options: TcpListenOptions<In>): Promise<Listener<Out, In>> {
   const { host, port } = tcpTarget(address, true)
   const transportOptions = resolveTransportOptions(options)
@@ -44,12 +45,11 @@ export async function listenTcp<Out, In>(address: Address, options: TcpListenOpt
     },
     backlog,
   )
+  const label = control.listener.address
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true)
-    control.offer(socketTransport<Out, In>(socket, undefined, transportOptions))
+    offerConnection(control, socketTransport<Out, In>(socket, undefined, transportOptions), label, backlog)
   })
-  server.on('error', () => {
-    void control.listener.close()
-  })
+  watchServer(server, control as ListenerControl<unknown, unknown>, label)
   return control.listener
 }

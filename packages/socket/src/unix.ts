@@ -1,18 +1,11 @@
 import { promises as fs } from 'node:fs'
 import { type Server, type Socket, connect as netConnect, createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import {
-  type Address,
-  type ConnectOptions,
-  IpcError,
-  type Listener,
-  type Transport,
-  createListener,
-  fromErrno,
-  resolveTransportOptions,
-} from '@ipc/core'
+import { type Address, type ConnectOptions, IpcError, type Listener, type Transport } from '@ipc/core'
+import { type ListenerControl, createListener, fromErrno, resolveTransportOptions } from '@ipc/core/mechanism'
 import { connectSocket } from './connect.js'
-import { peerOf, socketTransport } from './connection.js'
+import { offerConnection, peerOf, socketTransport, watchServer } from './connection.js'
+import { reportDropped } from './debug.js'
 import { type UnixListenOptions, parseAllow, parseBacklog, parseMode } from './options.js'
 
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -59,7 +52,10 @@ function listenOn(server: Server, path: string, backlog: number): Promise<void> 
   })
 }
 
-/** Probes a socket file: `'live'` when something accepts, `'stale'` on ECONNREFUSED, `'gone'` on ENOENT. */
+/**
+ * Probes a socket file: `'live'` when something listens (it accepts, or its backlog is full:
+ * EAGAIN), `'stale'` on ECONNREFUSED, `'gone'` on ENOENT.
+ */
 function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
   return new Promise((resolvePromise, reject) => {
     const s: Socket = netConnect({ path })
@@ -69,7 +65,8 @@ function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
     })
     s.once('error', (err: NodeJS.ErrnoException) => {
       s.destroy()
-      if (err.code === 'ECONNREFUSED') resolvePromise('stale')
+      if (err.code === 'EAGAIN') resolvePromise('live')
+      else if (err.code === 'ECONNREFUSED') resolvePromise('stale')
       else if (err.code === 'ENOENT') resolvePromise('gone')
       else reject(err)
     })
@@ -122,7 +119,7 @@ async function bindPathSocket(server: Server, file: string, mode: number, backlo
   }
 }
 
-/** `unix:` listen. */
+/** `unix:` listen; `backlog` (default 511) bounds both the kernel's queue and the listener's. */
 export async function listenUnix<Out, In>(address: Address, options: UnixListenOptions<In>): Promise<Listener<Out, In>> {
   const target = unixTarget(address)
   const transportOptions = resolveTransportOptions(options)
@@ -158,12 +155,11 @@ export async function listenUnix<Out, In>(address: Address, options: UnixListenO
     const peer = peerOf(socket)
     if (peer === undefined || (allow !== 'any' && !allow.includes(peer.uid!))) {
       socket.destroy()
+      reportDropped(control, address.text, peer === undefined ? 'no peer credentials (the client is gone)' : `uid ${peer.uid} (pid ${peer.pid}) is not allowed`)
       return
     }
-    control.offer(socketTransport<Out, In>(socket, peer, transportOptions))
+    offerConnection(control, socketTransport<Out, In>(socket, peer, transportOptions), address.text, backlog)
   })
-  server.on('error', () => {
-    void control.listener.close()
-  })
+  watchServer(server, control as ListenerControl<unknown, unknown>, address.text)
   return control.listener
 }

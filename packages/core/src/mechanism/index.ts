@@ -20,3 +20,8 @@ export { COMMON_OPTIONS, type SchemeHandler, registerScheme, schemeHandler } fro
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream-link.js'
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
 export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, withWait } from '../waits.js'
+export { HeldUnits } from './held-units.js'
+export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
+export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
+export { closeAllQuietly, closeQuietly, removeFolderQuietly, unlinkQuietly } from './quiet.js'
+export { DEFAULT_MAX_RETRY_TIME, type RetryInfo, type RetryOptions, backoffDelay, retryWithBackoff } from '../retry.js'

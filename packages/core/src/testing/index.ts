@@ -14,12 +14,15 @@
  */
 import { afterEach, describe, expect } from 'vitest'
 import { backpressureCases } from './cases/backpressure.js'
+import { burstCases } from './cases/burst.js'
 import { closeCases } from './cases/close.js'
 import { crashCases } from './cases/crash.js'
 import { deliveryCases } from './cases/delivery.js'
 import { hostileCases } from './cases/hostile.js'
 import { listenerCases } from './cases/listener.js'
+import { optionCases } from './cases/options.js'
 import { waitCases } from './cases/waits.js'
+import { workerCases } from './cases/worker.js'
 import type { ConformanceTarget, PeerConnection } from './target.js'
 import type { Kit } from './util.js'
 
@@ -53,5 +56,8 @@ export function describeConformance(target: ConformanceTarget): void {
     waitCases(kit)
     hostileCases(kit)
     listenerCases(kit)
+    burstCases(kit)
+    optionCases(kit)
+    workerCases(kit)
   })
 }

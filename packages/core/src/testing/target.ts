@@ -42,7 +42,14 @@ export interface ConformanceTarget {
      * and reclaim case. Omit where an address cannot be listened at twice (e.g. `tcp://…:0`).
      */
     spawnListener?(address: string): { child: ChildProcess; ready: Promise<void> }
+    /**
+     * The burst case: how many simultaneous clients (default 500) and extra address options for
+     * that listener (e.g. `?maxmsg=1` where a kernel limit counts queues by size).
+     */
+    burst?: { clients?: number; params?: string }
   }
+  /** Absolute path of the mechanism's built entry, for peers in other processes and Workers. */
+  entry?: string
   /** How `closed` reports a peer killed with SIGKILL: `'peer'` (connection-based) or `'peer-exited'`. */
   killedPeerReason: Exclude<CloseReason, 'local' | 'error'>
   /** Message sizes at this mechanism's internal boundaries (PIPE_BUF, max unit, …); ±1 is added. */
@@ -66,6 +73,8 @@ export interface AddressTargetOptions {
    * mechanism needs, then ends its side if `end`. Returns the client process if it made one.
    */
   rawClient?(address: string, bytes: Uint8Array, end: boolean): Promise<ChildProcess | void>
+  /** See the `burst` member of {@link ConformanceTarget.listener}. */
+  burst?: { clients?: number; params?: string }
   /** `false` where `fresh()` gives addresses that cannot be listened at again (e.g. `tcp://…:0`). */
   reusable?: boolean
   boundaries?: number[]
@@ -83,6 +92,7 @@ export function addressTarget(o: AddressTargetOptions): ConformanceTarget {
     spawn(process.execPath, peerCommand(o.entry, { connect: address }, role, options), { stdio: ['ignore', 'pipe', 'inherit'] })
   const target: ConformanceTarget = {
     name: o.name,
+    entry: o.entry,
     killedPeerReason: o.killedPeerReason,
     async startPeer(role, options) {
       const server = await listen(o.fresh(), options)
@@ -113,6 +123,7 @@ export function addressTarget(o: AddressTargetOptions): ConformanceTarget {
   if (o.boundaries) target.boundaries = o.boundaries
   if (o.leftovers) target.leftovers = o.leftovers.bind(o)
   if (o.reportsPeer !== undefined) target.reportsPeer = o.reportsPeer
+  if (o.burst) target.listener!.burst = o.burst
   return target
 }
 

@@ -1,0 +1,42 @@
+import type { LinkEvents } from '../link.js'
+
+/**
+ * Where a unit link (message queues, rings) puts what it reads while core has paused it or has
+ * not started it yet: units are passed to `events.data` in arrival order, and held (counted in
+ * {@link HeldUnits.bytes}, which the link bounds) otherwise.
+ */
+export class HeldUnits {
+  /** Core's events, once the link has started (and until it ends). */
+  events: LinkEvents | undefined
+  /** `true` while core has paused the link. */
+  paused = false
+  private readonly held: [Uint8Array, number][] = []
+  /** Bytes held. */
+  bytes = 0
+
+  /** Passes `unit` (of `lane`) on, or holds it while paused or not started. */
+  deliver(unit: Uint8Array, lane = 0): void {
+    if (this.paused || this.events === undefined || this.held.length > 0) {
+      this.held.push([unit, lane])
+      this.bytes += unit.length
+      if (!this.paused && this.events !== undefined) this.flush()
+      return
+    }
+    this.events.data(unit, lane)
+  }
+
+  /** Passes on what was held, in order, until paused again. */
+  flush(): void {
+    while (this.held.length > 0 && !this.paused && this.events !== undefined) {
+      const [unit, lane] = this.held.shift()!
+      this.bytes -= unit.length
+      this.events.data(unit, lane)
+    }
+  }
+
+  /** Drops what is held (the link is destroyed). */
+  clear(): void {
+    this.held.length = 0
+    this.bytes = 0
+  }
+}
