@@ -66,7 +66,6 @@ describe('priority lanes', () => {
     ;(a as { lanes?: number }).lanes = 4
     ;(b as { lanes?: number }).lanes = 4
     // the memory link passes the lane through, as a queue with priorities would
-    const write = a.write.bind(a)
     const lanesSeen: number[] = []
     ;(a as { write: unknown }).write = (chunks: Uint8Array[], lane = 0) => {
       lanesSeen.push(lane)
@@ -74,7 +73,6 @@ describe('priority lanes', () => {
       queueMicrotask(() => copy.forEach((c) => (b as unknown as { events: { data(c: Uint8Array, l: number): void } }).events.data(c, lane)))
       return true
     }
-    void write
     const tx = createTransport(a)
     const rx = createTransport(b)
     for (let i = 0; i < 30; i++) void tx.send({ i, p: i % 3 }, { priority: i % 3 })

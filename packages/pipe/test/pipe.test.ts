@@ -37,9 +37,13 @@ describe('@ipc/pipe', () => {
     const { child, transport } = spawn(process.execPath, ['-e', script], { spawn: { stdio: ['ignore', 'pipe', 'inherit'] } })
     let grandchild = ''
     child.stdout!.on('data', (d) => (grandchild += d))
+    const exitedAt = exitOf(child).then(() => performance.now())
     const info = await transport.closed
+    const closedAt = performance.now()
     expect(info.reason).toBe('peer-exited')
     expect(await exitOf(child)).toBe(0)
+    // "at once": within 100 ms of the exit Node itself reports (the grandchild keeps the pipes open)
+    expect(closedAt - (await exitedAt)).toBeLessThan(100)
     process.kill(Number(grandchild), 'SIGKILL')
   })
 
