@@ -9,11 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Transport, client, listen, parseAddress, registeredSchemes } from '@ipc/core'
+import { SCHEME_PACKAGES, type Transport, client, isIpcError, listen, parseAddress } from '@ipc/core'
+import { loadScheme } from '@ipc/core/mechanism'
 import { spawn as spawnWithPipes } from '@ipc/pipe'
-import '@ipc/fifo'
-import '@ipc/mq'
-import '@ipc/socket'
 import type { Procedures } from './protocol.js'
 
 const SERVICE = fileURLToPath(new URL('./service.js', import.meta.url))
@@ -21,17 +19,22 @@ const CALLS = 20_000
 const PINGS = 2_000
 const WINDOW = 256
 
-/** An example address for each scheme this demo knows; schemes registered later get one here too. */
-function exampleAddresses(dir: string): string[] {
-  const known: Record<string, string[]> = {
-    unix: [`unix:${join(dir, 'swap.sock')}`, `unix:@ipc-swap-${process.pid}`],
-    tcp: ['tcp://127.0.0.1:0'],
-    pipe: ['pipe:'],
-    fifo: [`fifo:${join(dir, 'swap.fifo')}`],
-    mq: [`mq:/ipc-swap-${process.pid}`],
-    'mq+sysv': [`mq+sysv:${join(dir, 'swap.key')}`],
+/**
+ * The example addresses of every scheme whose package is installed (each package gives its own;
+ * nothing here names a mechanism). This program imports no mechanism package for them: `listen()`
+ * and `connect()` load the package that serves an address on first use.
+ */
+async function exampleAddresses(dir: string): Promise<string[]> {
+  const addresses: string[] = []
+  for (const scheme of Object.keys(SCHEME_PACKAGES)) {
+    try {
+      const handler = await loadScheme(scheme)
+      addresses.push(...(handler.sampleAddresses?.(dir) ?? []))
+    } catch (err) {
+      if (!isIpcError(err, 'ERR_IPC_UNSUPPORTED')) throw err // a package of the SDK that is not installed here
+    }
   }
-  return registeredSchemes().flatMap((scheme) => known[scheme] ?? [])
+  return addresses
 }
 
 /** Starts the service for `address` and returns our end of its connection. */
@@ -107,7 +110,7 @@ async function run(address: string): Promise<Row> {
 const dir = mkdtempSync(join(tmpdir(), 'ipc-swap-'))
 try {
   const rows: Row[] = []
-  for (const address of exampleAddresses(dir)) {
+  for (const address of await exampleAddresses(dir)) {
     process.stderr.write(`running over ${address} …\n`)
     rows.push(await run(address))
   }

@@ -1,12 +1,9 @@
 /**
  * The service process. It dials the address it is given (`unix:…`, `tcp://…`, `pipe:`, …) and
- * serves the procedures there; the same code for every transport.
+ * serves the procedures there; the same code for every transport. It imports no mechanism:
+ * `connect()` loads the package that serves the address's scheme.
  */
 import { type RpcReply, type RpcRequest, connect, serve } from '@ipc/core'
-import '@ipc/fifo'
-import '@ipc/mq'
-import '@ipc/pipe'
-import '@ipc/socket'
 import { procedures } from './protocol.js'
 
 const address = process.argv[2]

@@ -39,10 +39,10 @@ export interface SchemeHandler {
   /** @deprecated transitional: option names without parsers; use {@link SchemeHandler.options}. */
   readonly params?: readonly string[]
   /**
-   * A fresh address of this scheme inside `dir` (a private temporary folder), for the demo, the
-   * benchmark and the conformance kit.
+   * Example addresses of this scheme whose files (if any) go inside `dir`, a private temporary
+   * folder: what the demo and the benchmark run over, without a list of their own.
    */
-  sampleAddress?(dir: string): string
+  sampleAddresses?(dir: string): string[]
 }
 
 const REGISTRY_KEY = Symbol.for('@ipc/core.registry')
@@ -105,8 +105,13 @@ function importers(pkg: string): (() => Promise<unknown>)[] {
 
 const loading = new Map<string, Promise<void>>()
 
-/** Imports the package that serves `scheme` (once); resolves when it has registered, else rejects with a coded error. */
-async function loadScheme(scheme: string): Promise<SchemeHandler> {
+/**
+ * The handler of `scheme`, importing the package that serves it (once) if it is not registered
+ * yet; rejects with `ERR_IPC_UNSUPPORTED` naming the package when it is not installed.
+ */
+export async function loadScheme(scheme: string): Promise<SchemeHandler> {
+  const registered = registry.get(scheme)
+  if (registered !== undefined) return registered
   const pkg = SCHEME_PACKAGES[scheme]
   const known = registeredSchemes()
   if (pkg === undefined) {

@@ -20,7 +20,7 @@ registerScheme('fifo', {
   connect: (a: Address, o: ConnectOptions) => connectFifo(a, o),
   listen: (a: Address, o: FifoListenOptions) => listenFifo(a, o),
   options: { backlog: count(1, 1 << 20), handshakeTimeout: duration(1) },
-  sampleAddress: (dir: string) => `fifo:${dir}/fifo`,
+  sampleAddresses: (dir: string) => [`fifo:${dir}/swap.fifo`],
 })
 
 /** Connects to a `fifo:` address (the same as `@ipc/core`'s `connect`). */

@@ -19,16 +19,19 @@ import { connectSysv, listenSysv } from './sysv.js'
 export { PRIORITIES, type MqOptions } from './posix.js'
 export { type MqLimits, readLimits } from './limits.js'
 
+let samples = 0
 registerScheme('mq', {
   connect: (a: Address, o: ConnectOptions) => connectMq(a, o as MqOptions),
   listen: (a: Address, o: MqOptions) => listenMq(a, o),
   params: ['maxmsg', 'msgsize', 'backlog'],
+  sampleAddresses: () => [`mq:/ipc-sample-${process.pid}-${++samples}`],
 })
 
 registerScheme('mq+sysv', {
   connect: (a: Address, o: ConnectOptions) => connectSysv(a, o),
   listen: (a: Address, o: MqOptions) => listenSysv(a, o),
   params: ['backlog'],
+  sampleAddresses: (dir: string) => [`mq+sysv:${dir}/swap.key`],
 })
 
 /** Connects to an `mq:` address (the same as `@ipc/core`'s `connect`). */

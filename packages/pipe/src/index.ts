@@ -29,6 +29,7 @@ registerScheme('pipe', {
     return openFromParent(options)
   },
   options: {},
+  sampleAddresses: () => ['pipe:'],
   async listen(address) {
     throw new IpcError('ERR_IPC_UNSUPPORTED', `${address.text}: pipes have no listener; the parent starts the child with spawn() from @ipc/pipe`)
   },

@@ -24,17 +24,18 @@ import { connectUnix, listenUnix } from './unix.js'
 
 export type { TcpListenOptions, UnixListenOptions } from './options.js'
 
+let samples = 0
 registerScheme('unix', {
   connect: (a: Address, o: ConnectOptions) => connectUnix(a, o),
   listen: (a: Address, o: UnixListenOptions) => listenUnix(a, o),
   options: UNIX_OPTIONS,
-  sampleAddress: (dir: string) => `unix:${dir}/unix.sock`,
+  sampleAddresses: (dir: string) => [`unix:${dir}/swap.sock`, `unix:@ipc-sample-${process.pid}-${++samples}`],
 })
 registerScheme('tcp', {
   connect: (a: Address, o: ConnectOptions) => connectTcp(a, o),
   listen: (a: Address, o: TcpListenOptions) => listenTcp(a, o),
   options: TCP_OPTIONS,
-  sampleAddress: () => 'tcp://127.0.0.1:0',
+  sampleAddresses: () => ['tcp://127.0.0.1:0'],
 })
 
 /**

@@ -4,10 +4,8 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { type Transport, type TransportOptions, connect, listen } from '@ipc/core'
+import { loadScheme } from '@ipc/core/mechanism'
 import { fromParent, spawn } from '@ipc/pipe'
-import '@ipc/fifo'
-import '@ipc/mq'
-import '@ipc/socket'
 import {
   type ChildConfig,
   END,
@@ -55,7 +53,8 @@ async function open(name: OurName, folder: string, config: ChildConfig): Promise
     track(child)
     return { transport, child }
   }
-  const address = name === 'unix' ? `unix:${folder}/bench.sock` : name === 'fifo' ? `fifo:${folder}/bench.fifo` : name === 'mq' ? `mq:/ipc-bench-${process.pid}` : name === 'mq+sysv' ? `mq+sysv:${folder}/bench.key` : 'tcp://127.0.0.1:0'
+  // each mechanism names its own example address (its package is loaded by scheme)
+  const address = (await loadScheme(name)).sampleAddresses!(folder)[0]!
   const listener = await listen<Msg, Msg>(address, OUR_OPTIONS)
   try {
     const child = spawnChild({ ...config, address: listener.address })

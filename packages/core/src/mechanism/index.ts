@@ -16,7 +16,7 @@ export type { CloseReason, Link, LinkEnd, LinkEvents, PeerInfo } from '../link.j
 export { DEFAULT_BACKLOG, type ListenerControl, type ListenerSource, createListener } from '../listener.js'
 export { type OptionParser, type OptionParsers, count, duration, flag, oneOf, parseOptions, size } from '../options.js'
 export { type ExitWatcher, type OpenExitWatcher, type ProcessWatch, classifyProcessEnd, processAlive, processBound } from '../process-end.js'
-export { COMMON_OPTIONS, type SchemeHandler, registerScheme, schemeHandler } from '../registry.js'
+export { COMMON_OPTIONS, type SchemeHandler, loadScheme, registerScheme, schemeHandler } from '../registry.js'
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream-link.js'
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
 export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, withWait } from '../waits.js'
