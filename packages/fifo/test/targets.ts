@@ -5,6 +5,10 @@ import { dirname, join } from 'node:path'
 import { type ConformanceTarget, addressTarget } from '@ipc/core/testing'
 import { native } from '@ipc/native'
 import '../src/index.js'
+import { randomBytes } from 'node:crypto'
+import { READY } from '../src/handshake.js'
+import { formatHello, makeToken } from '../src/hello.js'
+import { pairPaths } from '../src/rendezvous.js'
 
 const require = createRequire(import.meta.url)
 /** The built entry of this package, for peer processes. */
@@ -30,15 +34,14 @@ const { O_RDONLY, O_WRONLY, O_NONBLOCK } = (await import('node:fs')).constants
  */
 export async function rawClient(address: string, bytes: Uint8Array): Promise<() => void> {
   const wellKnown = address.slice('fifo:'.length)
-  const token = `${process.pid}-${Math.floor(Math.random() * 2 ** 52).toString(16).padStart(16, '0').slice(-16)}`
-  const c2s = join(`${wellKnown}.d`, `${token}.c2s`)
-  const s2c = join(`${wellKnown}.d`, `${token}.s2c`)
+  const token = makeToken(process.pid, randomBytes(8).toString('hex'))
+  const { c2s, s2c } = pairPaths(`${wellKnown}.d`, token)
   native.mkfifo(c2s, 0o600)
   native.mkfifo(s2c, 0o600)
   const inFd = openSync(s2c, O_RDONLY | O_NONBLOCK)
   const hold = openSync(s2c, O_WRONLY | O_NONBLOCK)
   const wk = openSync(wellKnown, O_WRONLY | O_NONBLOCK)
-  writeSync(wk, `IPCFIFO1 ${process.pid} ${token}\n`)
+  writeSync(wk, formatHello({ pid: process.pid, token })) // the wire format, from the package itself
   closeSync(wk)
   const ack = Buffer.alloc(8)
   for (let got = 0; got < 8; ) {
@@ -51,7 +54,7 @@ export async function rawClient(address: string, bytes: Uint8Array): Promise<() 
   }
   closeSync(hold)
   const outFd = openSync(c2s, O_WRONLY | O_NONBLOCK)
-  writeSync(outFd, Buffer.from('IPCR'))
+  writeSync(outFd, READY)
   writeSync(outFd, bytes)
   rmSync(c2s)
   rmSync(s2c)
