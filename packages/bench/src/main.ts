@@ -2,7 +2,8 @@
  * `pnpm bench [--quick]`: every transport of the SDK against Node's child_process IPC, a
  * hand-written net + msgpackr baseline and zeromq; ping-pong latency and one-way throughput for
  * three payload sizes, each in fresh child processes run one at a time, then the backpressure
- * memory test. Progress goes to stderr, the tables to stdout, the numbers to results/*.json.
+ * memory test and the idle-connection memory test (each in a fresh process). Progress goes to
+ * stderr, the tables to stdout, the numbers to results/*.json.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
@@ -22,6 +23,7 @@ import {
   log,
   now,
 } from './common.js'
+import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import type { Bench } from './peers/bench.js'
 import { forkBench } from './peers/fork.js'
@@ -29,7 +31,7 @@ import { netCork } from './peers/net-cork.js'
 import { OUR_OPTIONS, RECEIVE_STYLE, ours } from './peers/ours.js'
 import { zeromqBench } from './peers/zeromq.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
-import { memoryTable, payloadLabel, ratioTable, resultsTable } from './report.js'
+import { idleTable, memoryTable, payloadLabel, ratioTable, resultsTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -81,6 +83,16 @@ async function runMemory(folder: string): Promise<MemoryResult | undefined> {
   }
 }
 
+async function runIdle(folder: string): Promise<IdleResult | undefined> {
+  const child = track(fork(distFile('idle.js'), [folder], { execArgv: ['--expose-gc'], serialization: 'json', stdio: ['ignore', 2, 2, 'ipc'] }))
+  const result = new Promise<IdleResult>((resolve) => child.once('message', (m) => resolve(m as IdleResult)))
+  try {
+    return await guard(child, result, 'idle test', 120_000)
+  } finally {
+    await reap(child, 5000)
+  }
+}
+
 function writeJson(file: string, value: unknown): void {
   mkdirSync(distFile('../results'), { recursive: true })
   const path = distFile(`../results/${file}`)
@@ -93,8 +105,10 @@ let failures = 0
 async function main(): Promise<void> {
   const started = now()
   const folder = makeFolder()
-  // IPC_BENCH_ONLY=unix,net-cork runs a subset (for development; no results files are written then)
+  // IPC_BENCH_ONLY=unix,net-cork runs a subset (for development; latest.json is not written then)
   const only = process.env.IPC_BENCH_ONLY?.split(',').map((s) => s.trim())
+  const runsMemory = only === undefined || only.includes('memory')
+  const runsIdle = only === undefined || only.includes('idle')
   const names: Name[] = [...OURS, ...PEERS].filter((n) => only === undefined || only.includes(n))
   const total = names.length * PAYLOADS.length
   const partial = only !== undefined || OUR_OPTIONS.highWaterMark !== undefined
@@ -127,8 +141,8 @@ async function main(): Promise<void> {
       })
     }
   }
-  if (only === undefined || only.includes('memory')) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
-  const memory = only === undefined || only.includes('memory') ? await attempt('memory test', () => runMemory(folder)) : undefined
+  if (runsMemory) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
+  const memory = runsMemory ? await attempt('memory test', () => runMemory(folder)) : undefined
   if (memory) {
     log(
       `memory: ${(memory.bytesAccepted / 1048576).toFixed(2)} MiB accepted, send ${memory.sendBlocked ? 'blocked' : 'did NOT block'}, ` +
@@ -136,27 +150,54 @@ async function main(): Promise<void> {
     )
   }
 
-  if (!partial) {
-    writeJson('latest.json', rows)
-    if (memory) writeJson('memory.json', memory)
+  if (runsIdle) log('idle: 10 000 idle unix: connections (client ends here, server ends in a child), memory per end after 2.5 s idle…')
+  const idle = runsIdle ? await attempt('idle test', () => runIdle(folder)) : undefined
+  if (idle) {
+    const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`
+    log(
+      `idle${idle.kind === 'net' ? ' (plain net sockets)' : ''}: per end: client RSS ${kib(idle.client.perEnd.rss)}, JS ${kib(idle.client.perEnd.js)}; ` +
+        `server RSS ${kib(idle.server.perEnd.rss)}, JS ${kib(idle.server.perEnd.js)} (target ${kib(idle.targetBytesPerEnd)}); ` +
+        `${idle.connections} connects in ${(idle.connectMs / 1000).toFixed(2)} s`,
+    )
   }
 
-  const out = [
-    `## Results (${quick ? 'quick' : 'full'} run)`,
-    '',
-    resultsTable(rows),
-    '',
-    '## Our transports relative to the peers (msgs/s: higher is better for us; RTT: lower is better for us)',
-    '',
-    ratioTable(rows),
-    '',
-    '## Backpressure memory',
-    '',
-    memoryTable(memory),
-    '',
-  ]
+  // latest.json only from a full run with default options; memory.json and idle.json whenever
+  // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
+  const written: string[] = []
+  if (!partial) {
+    writeJson('latest.json', rows)
+    written.push('latest.json')
+  }
+  if (memory) {
+    writeJson('memory.json', memory)
+    written.push('memory.json')
+  }
+  if (idle && idle.kind === 'ipc') {
+    writeJson('idle.json', idle)
+    written.push('idle.json')
+  }
+
+  const out: string[] = []
+  if (names.length > 0) {
+    out.push(
+      `## Results (${quick ? 'quick' : 'full'} run)`,
+      '',
+      resultsTable(rows),
+      '',
+      '## Our transports relative to the peers (msgs/s: higher is better for us; RTT: lower is better for us)',
+      '',
+      ratioTable(rows),
+      '',
+    )
+  }
+  if (runsMemory) out.push('## Backpressure memory', '', memoryTable(memory), '')
+  if (runsIdle) out.push(`## Memory per idle connection end${idle?.kind === 'net' ? ' (plain net sockets, for comparison)' : ''}`, '', idleTable(idle), '')
   process.stdout.write(out.join('\n'))
-  log(`done in ${((now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} FAILED` : ''}; ${partial ? 'IPC_BENCH_ONLY/IPC_BENCH_HWM set: no results files written' : 'wrote packages/bench/results/latest.json and memory.json'}`)
+  log(
+    `done in ${((now() - started) / 1000).toFixed(1)} s${failures ? `, ${failures} FAILED` : ''}; ` +
+      (written.length > 0 ? `wrote ${written.map((f) => `packages/bench/results/${f}`).join(', ')}` : 'no results files written') +
+      (partial ? ' (IPC_BENCH_ONLY/IPC_BENCH_HWM set: latest.json not written)' : ''),
+  )
 }
 
 function round(n: number, digits: number): number {

@@ -1,5 +1,6 @@
 /** The Markdown tables. */
 import { type Name, OURS, PAYLOADS, type Row } from './common.js'
+import type { IdleResult, IdleSide } from './idle.js'
 import type { MemoryResult } from './memory.js'
 
 export function payloadLabel(bytes: number): string {
@@ -84,4 +85,44 @@ export function memoryTable(m: MemoryResult | undefined): string {
       m.withinLimit ? 'yes' : 'NO',
     ],
   ])
+}
+
+function kib(bytes: number): string {
+  // a growth of a few bytes either way is noise: no "-0.0"
+  const v = bytes / 1024
+  return `${Math.abs(v) < 0.05 ? '0.0' : v.toFixed(1)} KiB`
+}
+
+/** The idle-connection memory test: per-end growth in the client and the server process. */
+export function idleTable(r: IdleResult | undefined): string {
+  const head = ['process', 'ends', 'RSS / end', 'heapUsed + external / end', 'arrayBuffers / end', 'target', 'met']
+  const align: ('l' | 'r')[] = ['l', 'r', 'r', 'r', 'r', 'r', 'l']
+  if (r === undefined) {
+    return table(head, align, [
+      ['client', '—', '—', '—', '—', '≤ 16 KiB', 'failed'],
+      ['server', '—', '—', '—', '—', '≤ 16 KiB', 'failed'],
+    ])
+  }
+  const target = r.targetBytesPerEnd
+  const row = (label: string, s: IdleSide): string[] => {
+    const over = [s.perEnd.rss > target ? 'RSS' : '', s.perEnd.js > target ? 'JS' : ''].filter(Boolean).join(', ')
+    return [
+      label,
+      int(s.ends),
+      kib(s.perEnd.rss),
+      kib(s.perEnd.js),
+      kib(s.perEnd.arrayBuffers),
+      `≤ ${target / 1024} KiB`,
+      s.withinTarget ? 'yes' : `NO (${over || 'no ends'})`,
+    ]
+  }
+  const lines = [
+    table(head, align, [row('client (measuring process)', r.client), row('server (child, accepted ends)', r.server)]),
+    '',
+    `${r.transport}: ${int(r.connections)} connections, one ${r.messageBytes}-byte message each way, then ${(r.idleMs / 1000).toFixed(1)} s idle; ` +
+      `growth over a baseline taken before the first connect, both after a forced GC. ` +
+      `${int(r.connections)} connects took ${(r.connectMs / 1000).toFixed(2)} s (${int(r.connectsPerSec)}/s, ${r.batch} at a time), the exchanges ${(r.exchangeMs / 1000).toFixed(2)} s. ` +
+      `Right after the exchange (before idling) arrayBuffers was ${kib(r.client.perEndAfterExchange.arrayBuffers)} / end (client), ${kib(r.server.perEndAfterExchange.arrayBuffers)} / end (server).`,
+  ]
+  return lines.join('\n')
 }

@@ -79,15 +79,6 @@ export class Outbox {
     this.frames++
   }
 
-  /** Appends a control frame (a bare length prefix with the top bit set, e.g. GOODBYE). */
-  addControl(code: number): void {
-    this.reserve(FRAME_HEADER_BYTES)
-    writeFrameHeader(this.slab, this.slabEnd, code)
-    this.slabEnd += FRAME_HEADER_BYTES
-    this.bytes += FRAME_HEADER_BYTES
-    this.frames++
-  }
-
   /**
    * Takes everything queued, as byte chunks to write in order. With `maxUnit`, every chunk is at
    * most that long (the stream is cut into units; the receiver joins them again).

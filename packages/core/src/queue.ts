@@ -1,6 +1,6 @@
 /** A FIFO with O(1) push and shift (a growable ring), and O(n) removal of one item. */
 export class Queue<T> implements Iterable<T> {
-  private items: (T | undefined)[] = new Array(16)
+  private items: (T | undefined)[] = new Array(4) // a power of two; idle connections hold a few of these
   private head = 0
   private size = 0
 

@@ -1,7 +1,8 @@
+import type { SharedEncoding } from './codec.js'
 import { IpcError, fromErrno } from './errors.js'
 import type { Link } from './link.js'
-import { BY_REFERENCE, Outbox } from './outbox.js'
-import type { SharedEncoding } from './codec.js'
+import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
+import { BY_REFERENCE, Outbox, cutIntoUnits } from './outbox.js'
 import { Queue } from './queue.js'
 import { type WaitOptions, armWait, checkTimeout, abortError } from './waits.js'
 
@@ -113,11 +114,17 @@ export class SendQueue {
     return done
   }
 
-  /** Writes a control frame (e.g. GOODBYE) after everything queued on lane 0, at once. */
+  /**
+   * Writes a control frame (e.g. GOODBYE) after everything queued on lane 0, at once. The frame
+   * gets 4 bytes of its own: closing an idle transport takes no send slab.
+   */
   writeControl(code: number): void {
-    const outbox = this.outboxes[0]!
-    outbox.addControl(code)
-    this.link.write(outbox.take(this.link.maxUnit))
+    const chunks = this.outboxes[0]!.take()
+    const frame = new Uint8Array(FRAME_HEADER_BYTES)
+    writeFrameHeader(frame, 0, code)
+    chunks.push(frame)
+    const maxUnit = this.link.maxUnit
+    this.link.write(maxUnit === undefined ? chunks : cutIntoUnits(chunks, maxUnit))
   }
 
   /** Rejects every waiting send with `err`, drops what is queued and gives the memory back. */
