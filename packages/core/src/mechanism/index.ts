@@ -25,3 +25,14 @@ export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, 
 export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
 export { closeAllQuietly, closeQuietly, removeFolderQuietly, unlinkQuietly } from './quiet.js'
 export { DEFAULT_MAX_RETRY_TIME, type RetryInfo, type RetryOptions, backoffDelay, retryWithBackoff } from '../retry.js'
+export {
+  MARK_REF_BYTES,
+  type MarkRef,
+  type MarkWatch,
+  type OpenMarkWatcher,
+  formatMarkRef,
+  parseMarkRef,
+  readMarkRef,
+  watchMark,
+  writeMarkRef,
+} from './liveness.js'
