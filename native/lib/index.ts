@@ -2,16 +2,24 @@
  * `@ipc/native` — the syscalls behind the ipc SDK, declared in one place.
  *
  * This package is thin on purpose: each function is one syscall (or a readiness watcher on the
- * event loop), errno becomes an `Error` with `code` (the errno name, e.g. `ENOENT`) and `syscall`,
- * as Node's own fs errors do. There is no policy, framing or state machine here; the mechanism
- * packages (`@ipc/pipe`, `@ipc/socket`, …) build the friendly API on top.
+ * event loop), errno becomes an `Error` with `code` (the errno name, e.g. `ENOENT`), `errno` and
+ * `syscall`, as Node's own fs errors do. A bad argument throws a `TypeError` (wrong type, code
+ * `ERR_INVALID_ARG_TYPE`) or a `RangeError` (a number out of range or not an integer, code
+ * `ERR_OUT_OF_RANGE`). There is no policy, framing or state machine here; the mechanism packages
+ * (`@ipc/pipe`, `@ipc/socket`, …) build the friendly API on top.
+ *
+ * Everything native opens is released with its environment (the process, or the Worker that
+ * made it): watchers stop, threads end, and descriptors native owns (from {@link PidfdCalls.pidfdOpen},
+ * {@link FdCalls.openFd}, {@link MqCalls.mqOpen}, marks) are closed if JS has not closed them —
+ * which it does with {@link FdCalls.closeFd}, never `fs.closeSync`.
+ *
+ * The declarations are grouped by the C++ file that implements them (`src/<file>.cc`).
  *
  * Linux only (x64, arm64). On other platforms, importing this module throws an error whose
  * `code` is `ERR_IPC_UNSUPPORTED`.
  *
  * @packageDocumentation
  */
-import { closeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,7 +34,7 @@ export interface PeerCredentials {
   gid: number
 }
 
-/** Watches one fd for readiness on the event loop (`uv_poll`); see {@link NativeAddon.FdWatcher}. */
+/** Watches one fd for readiness on the event loop (`uv_poll`); see {@link PollCalls.FdWatcher}. */
 export interface FdWatcher {
   /** Watch for these events (`READABLE`, `WRITABLE`, or both); 0 stops watching. */
   start(events: number): void
@@ -38,17 +46,35 @@ export interface FdWatcher {
   unref(): this
 }
 
-/** A System V receive thread; see {@link NativeAddon.SysvReceiver}. */
+/** The owner side of a liveness mark; see {@link MarkCalls.LivenessMark}. */
+export interface LivenessMark {
+  /** The owner's process id (`getpid()`; a Worker's is its process's). */
+  readonly pid: number
+  /** The mark pipe's read end in the owner process (what an observer opens through `/proc/<pid>/fd/<fd>`). */
+  readonly fd: number
+  /** The pipe's inode (`fstat`), which tells the mark from a later file with the same fd number. */
+  readonly ino: number
+  /** Ends the mark now (closes both ends): every observer's `onGone` runs. Idempotent. */
+  release(): void
+}
+
+/** The observer side of a liveness mark; see {@link MarkCalls.MarkWatcher}. */
+export interface MarkWatcher {
+  /** Stops watching (`onGone` will not run) and closes the observer's descriptor. Idempotent. */
+  close(): void
+  /** Keep the event loop alive while watching. */
+  ref(): this
+  /** Let the event loop exit while watching (the default). */
+  unref(): this
+}
+
+/** A System V receive thread; see {@link SysvCalls.SysvReceiver}. */
 export interface SysvReceiver {
-  /** The thread stops receiving after the current batch (messages stay in the kernel). */
-  pause(): void
-  /** Receives again. */
-  resume(): void
-  /** Ends the thread (it is woken with a zero-length message of its type). */
+  /** Ends the thread (it is woken with a zero-length message of its type); no batch is delivered after this. */
   close(): void
 }
 
-/** A System V sender thread for sends that found the queue full; see {@link NativeAddon.SysvSender}. */
+/** A System V sender thread for sends that found the queue full; see {@link SysvCalls.SysvSender}. */
 export interface SysvSender {
   /** Queues one message (copied) for a blocking `msgsnd` on the thread. */
   push(mtype: number, bytes: Uint8Array): void
@@ -56,7 +82,7 @@ export interface SysvSender {
   close(): void
 }
 
-/** Flags for {@link NativeAddon.mqOpen}. */
+/** Flags for {@link MqCalls.mqOpen}. */
 export interface MqConstants {
   readonly O_RDONLY: number
   readonly O_WRONLY: number
@@ -69,85 +95,191 @@ export interface MqConstants {
   readonly MQ_PRIO_MAX: number
 }
 
-/** The addon's exports. */
-export interface NativeAddon {
+/** Flags for {@link FdCalls.openFd}. */
+export interface FdConstants {
+  readonly O_RDONLY: number
+  readonly O_WRONLY: number
+  readonly O_RDWR: number
+  readonly O_CREAT: number
+  readonly O_EXCL: number
+  readonly O_TRUNC: number
+  readonly O_APPEND: number
+  /** Fail with `ELOOP` if the last component of the path is a symlink. */
+  readonly O_NOFOLLOW: number
+  readonly O_NONBLOCK: number
+  /** Always added by `openFd`. */
+  readonly O_CLOEXEC: number
+  readonly O_DIRECTORY: number
+  readonly O_NOCTTY: number
+}
+
+/** `IPC_*` flags for {@link SysvCalls.msgGet}. */
+export interface SysvConstants {
+  readonly IPC_CREAT: number
+  readonly IPC_EXCL: number
+}
+
+/** What `msgctl(IPC_STAT)` reports of a System V queue. */
+export interface MsgQueueStat {
+  /** Owner's user id. */
+  uid: number
+  /** Creator's user id. */
+  cuid: number
+  /** Permission bits (`& 0o777`). */
+  mode: number
+  /** Capacity in bytes (`msg_qbytes`). */
+  qbytes: number
+  /** Messages queued now. */
+  qnum: number
+  /** Pid of the last `msgsnd`. */
+  lspid: number
+  /** Pid of the last `msgrcv`. */
+  lrpid: number
+}
+
+/** `src/pipe.cc`: anonymous pipes and pipe capacity. Its fds are not owned by native (they go to streams or children). */
+export interface PipeCalls {
   /** `pipe2(O_CLOEXEC | flags)` → `[readFd, writeFd]`. */
   pipe2(flags?: number): [number, number]
   /** `fcntl(fd, F_GETPIPE_SZ)`: the pipe's capacity in bytes. */
   getPipeSize(fd: number): number
   /** `fcntl(fd, F_SETPIPE_SZ, size)`: returns the capacity granted (rounded up by the kernel). */
   setPipeSize(fd: number, size: number): number
-  /** Sets (or clears, with `on = false`) `FD_CLOEXEC` on `fd`. */
+  /** `fcntl(fd, F_SETFD)`: sets (or clears, with `on = false`) `FD_CLOEXEC` on `fd`. */
   setCloexec(fd: number, on?: boolean): void
-  /** `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)` on a connected Unix socket. */
-  peerCred(fd: number): PeerCredentials
-  /** `mkfifo(path, mode)`: fails with `EEXIST` if anything, a symlink included, is at `path`. */
-  mkfifo(path: string, mode: number): void
-  /** `new FdWatcher(fd, onReady)`: `onReady(events)` gets a mask of READABLE/WRITABLE, or a negative errno. */
-  FdWatcher: new (fd: number, onReady: (events: number) => void) => FdWatcher
-  /** Event bit of {@link FdWatcher}. */
-  readonly READABLE: number
-  /** Event bit of {@link FdWatcher}. */
-  readonly WRITABLE: number
-  /** `mq_open(name, oflag, mode, {maxmsg, msgsize})` → the queue's fd (attributes apply with O_CREAT; 0 = defaults). */
-  mqOpen(name: string, oflag: number, mode: number, maxmsg: number, msgsize: number): number
-  /** `mq_unlink(name)`. */
-  mqUnlink(name: string): void
-  /** `mq_getattr`. */
-  mqGetattr(fd: number): { maxmsg: number; msgsize: number; curmsgs: number }
-  /**
-   * `mq_send` on a non-blocking queue: `true` when queued, `false` when full (EAGAIN). A `tag` ≥ 0
-   * is prepended as a little-endian u32; -1 sends `bytes` alone.
-   */
-  mqSend(fd: number, tag: number, bytes: Uint8Array, priority: number): boolean
-  /**
-   * Receives every message the queue holds now (while `out` has room for one more of `msgsize`)
-   * into `out` as records `[u32 length][u32 priority][bytes]`; returns the bytes used.
-   */
-  mqReceiveMany(fd: number, out: Uint8Array, msgsize: number): number
-  /** `flock(fd, LOCK_EX | LOCK_NB)`: `true` if now held by this process, `false` if another holds it. */
-  lockExclusive(fd: number): boolean
-  /** Flags for `mqOpen`. */
-  readonly mqConstants: MqConstants
-  /** `ftok(path, projId)`. */
-  ftokKey(path: string, projId: number): number
-  /** `msgget(key, flags)` → msqid. */
-  msgGet(key: number, flags: number): number
-  /** `msgctl(IPC_STAT)`. */
-  msgStat(msqid: number): { uid: number; cuid: number; mode: number; qbytes: number; qnum: number; lspid: number; lrpid: number }
-  /** `msgctl(IPC_RMID)`: removes the queue and wakes its receivers. */
-  msgRemove(msqid: number): void
-  /** `msgsnd(IPC_NOWAIT)`: `true` when queued, `false` when the queue is full. */
-  msgSend(msqid: number, mtype: number, bytes: Uint8Array): boolean
-  /** `msgrcv(IPC_NOWAIT)` of the first message of `mtype`, or `null` if there is none. */
-  msgReceiveNow(msqid: number, mtype: number, maxBytes: number): Buffer | null
-  /**
-   * A dedicated thread blocked in `msgrcv(mtype)`; each wake-up's messages reach `onBatch` on the
-   * event loop as records `[u32 length][bytes]`, or `onBatch(null, errno)` when receiving failed
-   * (EIDRM: the queue was removed). Zero-length messages only wake it.
-   */
-  SysvReceiver: new (msqid: number, mtype: number, maxBytes: number, onBatch: (batch: Buffer | null, errno: number) => void) => SysvReceiver
-  /**
-   * A dedicated thread finishing sends into a full queue, in order. `onProgress(0, sent)` reports the
-   * cumulative number of messages it has queued each time its own queue runs empty;
-   * `onProgress(errno, sent)` on failure.
-   */
-  SysvSender: new (msqid: number, onProgress: (errno: number, sent: number) => void) => SysvSender
-  /** `IPC_CREAT`, `IPC_EXCL`. */
-  readonly sysvConstants: { readonly IPC_CREAT: number; readonly IPC_EXCL: number }
-  /** `pidfd_open(pid, 0)` → an fd that becomes readable when the process exits. */
-  pidfdOpen(pid: number): number
-  /** `poll(fd, POLLIN, 0)`: is `fd` readable right now? */
-  readableNow(fd: number): boolean
-  /** `O_NONBLOCK`, for {@link NativeAddon.pipe2}. */
+  /** `O_NONBLOCK`, for {@link PipeCalls.pipe2}. */
   readonly O_NONBLOCK: number
   /** `PIPE_BUF`: writes up to this size to a pipe or FIFO are atomic. */
   readonly PIPE_BUF: number
 }
 
-type Addon = NativeAddon
+/** `src/pidfd.cc`: process-exit notification. */
+export interface PidfdCalls {
+  /** `pidfd_open(pid, 0)` → an fd that becomes readable when the process exits. Owned by native: close it with {@link FdCalls.closeFd}. */
+  pidfdOpen(pid: number): number
+  /** `poll(fd, POLLIN, 0)`: is `fd` readable right now? */
+  readableNow(fd: number): boolean
+}
 
-function load(): Addon {
+/** `src/socket.cc`: Unix domain sockets. */
+export interface SocketCalls {
+  /** `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)` on a connected Unix socket. */
+  peerCred(fd: number): PeerCredentials
+}
+
+/** `src/fifo.cc`: named pipes. */
+export interface FifoCalls {
+  /** `mkfifo(path, mode)`: fails with `EEXIST` if anything, a symlink included, is at `path`. */
+  mkfifo(path: string, mode: number): void
+}
+
+/** `src/poll.cc`: readiness of any fd on the event loop. */
+export interface PollCalls {
+  /**
+   * `uv_poll_init` + `uv_poll_start`: `new FdWatcher(fd, onReady)`; `onReady(events)` gets a mask of
+   * READABLE/WRITABLE, or a negative errno on a poll error. Nothing is watched until `start()`.
+   * Stopped with its environment.
+   */
+  FdWatcher: new (fd: number, onReady: (events: number) => void) => FdWatcher
+  /** Event bit of {@link FdWatcher}. */
+  readonly READABLE: number
+  /** Event bit of {@link FdWatcher}. */
+  readonly WRITABLE: number
+}
+
+/** `src/fd.cc`: descriptors native owns, and `flock`. */
+export interface FdCalls {
+  /** `close(fd)`, and native forgets it: how JS closes every descriptor native opened. `EBADF` if it is not open. */
+  closeFd(fd: number): void
+  /** `open(path, flags | O_CLOEXEC, mode)` → an fd owned by native: closed with its environment unless closed before with {@link FdCalls.closeFd}. */
+  openFd(path: string, flags: number, mode: number): number
+  /** `flock(fd, LOCK_EX | LOCK_NB)`: `true` if now held through this open file, `false` if another holds it. */
+  lockExclusive(fd: number): boolean
+  /** Flags for {@link FdCalls.openFd}. */
+  readonly fdConstants: FdConstants
+}
+
+/** `src/mark.cc`: liveness marks (a pipe nobody writes to; it ends when its last write end closes). */
+export interface MarkCalls {
+  /**
+   * `pipe2(O_CLOEXEC | O_NONBLOCK)` + `fstat`: `new LivenessMark()` makes an owner mark, which ends on
+   * `release()` or with its environment (the Worker or process that made it) — not when the
+   * object is collected.
+   */
+  LivenessMark: new () => LivenessMark
+  /**
+   * `open("/proc/<pid>/fd/<fd>")` + `uv_poll`: `new MarkWatcher(pid, fd, ino, onGone)` watches a mark
+   * (from this or another process); `onGone()` runs once, on the event loop, when it ends (also
+   * if polling it fails). Unref'd by default; stopped with its environment. Throws errno errors
+   * with `syscall` `'open'`: `ENOENT` when the owner process or its mark is gone already,
+   * `EACCES`/`EPERM` when `/proc/<pid>/fd` cannot be opened (another user, a non-dumpable process,
+   * no shared pid namespace), `ESTALE` when that fd is not the mark's pipe (its number was reused).
+   */
+  MarkWatcher: new (pid: number, fd: number, ino: number, onGone: () => void) => MarkWatcher
+}
+
+/** `src/mq.cc`: POSIX message queues (an mqd_t is an fd: wait on it with {@link PollCalls.FdWatcher}). */
+export interface MqCalls {
+  /**
+   * `mq_open(name, oflag | O_CLOEXEC, mode, {maxmsg, msgsize})` → the queue's fd (attributes apply with
+   * O_CREAT; 0 = defaults). Owned by native: close it with {@link FdCalls.closeFd}.
+   */
+  mqOpen(name: string, oflag: number, mode: number, maxmsg: number, msgsize: number): number
+  /** `mq_unlink(name)`. */
+  mqUnlink(name: string): void
+  /** `mq_getattr(fd)`. */
+  mqGetattr(fd: number): { maxmsg: number; msgsize: number; curmsgs: number }
+  /**
+   * `mq_send` on a non-blocking queue: `true` when queued, `false` when full (EAGAIN). A `tag` in
+   * 0..2³²-1 is prepended as a little-endian u32; -1 sends `bytes` alone.
+   */
+  mqSend(fd: number, tag: number, bytes: Uint8Array, priority: number): boolean
+  /**
+   * `mq_receive`, repeated: every message the queue holds now (while `out` has room for one more of
+   * `msgsize`) into `out` as records `[u32 length][u32 priority][bytes]` (little-endian); returns the bytes used.
+   */
+  mqReceiveMany(fd: number, out: Uint8Array, msgsize: number): number
+  /** Flags for `mqOpen`. */
+  readonly mqConstants: MqConstants
+}
+
+/** `src/sysv.cc`: System V message queues (no fd: blocking waits run on dedicated native threads). */
+export interface SysvCalls {
+  /** `ftok(path, projId)`. */
+  ftokKey(path: string, projId: number): number
+  /** `msgget(key, flags)` → msqid. */
+  msgGet(key: number, flags: number): number
+  /** `msgctl(IPC_STAT)`. */
+  msgStat(msqid: number): MsgQueueStat
+  /** `msgctl(IPC_RMID)`: removes the queue and wakes its receivers and senders (EIDRM). */
+  msgRemove(msqid: number): void
+  /** `msgsnd(IPC_NOWAIT)` with `mtype` in 1..2⁵³-1: `true` when queued, `false` when the queue is full. */
+  msgSend(msqid: number, mtype: number, bytes: Uint8Array): boolean
+  /** `msgrcv(IPC_NOWAIT)` of the first message `mtype` selects (0: any; < 0: the lowest type ≤ -mtype), or `null` if there is none. */
+  msgReceiveNow(msqid: number, mtype: number, maxBytes: number): Buffer | null
+  /**
+   * `msgrcv(mtype)` on a dedicated thread (mtype ≥ 1); each wake-up's messages reach
+   * `onBatch(null, batch)` on the event loop as records `[u32 length][bytes]` (little-endian);
+   * `onBatch(error, null)` once when receiving failed — an errno error of syscall `'msgrcv'`,
+   * code `EIDRM` when the queue was removed — and the thread ends. Zero-length messages only wake
+   * it. Keeps the event loop alive until `close()`; stopped with its environment.
+   */
+  SysvReceiver: new (msqid: number, mtype: number, maxBytes: number, onBatch: (error: Error | null, batch: Buffer | null) => void) => SysvReceiver
+  /**
+   * `msgsnd` (blocking) on a dedicated thread, finishing sends into a full queue in order.
+   * `onProgress(null, sent)` reports the cumulative number of messages it has queued each time its
+   * own queue runs empty; `onProgress(error, sent)` on failure (an errno error of syscall
+   * `'msgsnd'`), after which it stops. Does not keep the event loop alive; stopped with its environment.
+   */
+  SysvSender: new (msqid: number, onProgress: (error: Error | null, sent: number) => void) => SysvSender
+  /** `IPC_CREAT`, `IPC_EXCL`. */
+  readonly sysvConstants: SysvConstants
+}
+
+/** The addon's exports: one group per C++ source file. */
+export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls
+
+function load(): NativeAddon {
   if (process.platform !== 'linux') {
     const err = new Error(`@ipc/native supports Linux only, not ${process.platform}`) as Error & { code: string }
     err.code = 'ERR_IPC_UNSUPPORTED'
@@ -166,6 +298,7 @@ const addon = load()
  * pid cannot fool it, and an {@link FdWatcher} on the event loop. `onExit` runs once, on the
  * event loop, when the process exits. It does not keep the event loop alive unless
  * {@link PidWatcher.ref} is called. Throws `ESRCH` (as `code`) if the process is gone already.
+ * Ends with its environment if not closed before.
  */
 export class PidWatcher {
   private fd: number | undefined
@@ -174,12 +307,17 @@ export class PidWatcher {
   constructor(pid: number, onExit: () => void) {
     const fd = addon.pidfdOpen(pid)
     this.fd = fd
-    this.watcher = new addon.FdWatcher(fd, () => {
-      this.close()
-      onExit()
-    })
-    this.watcher.start(addon.READABLE)
-    this.watcher.unref()
+    try {
+      this.watcher = new addon.FdWatcher(fd, () => {
+        this.close()
+        onExit()
+      })
+      this.watcher.start(addon.READABLE)
+      this.watcher.unref()
+    } catch (err) {
+      addon.closeFd(fd)
+      throw err
+    }
   }
 
   /** `true` if the process has exited already (a non-blocking check of the pidfd). */
@@ -191,7 +329,7 @@ export class PidWatcher {
   close(): void {
     if (this.fd === undefined) return
     this.watcher.close()
-    closeSync(this.fd)
+    addon.closeFd(this.fd)
     this.fd = undefined
   }
 

@@ -1,6 +1,6 @@
 // Unix domain sockets: peer credentials (SO_PEERCRED).
-#include "common.h"
 #include <sys/socket.h>
+#include "common.h"
 
 namespace ipc {
 
@@ -8,7 +8,7 @@ namespace ipc {
 // as the kernel recorded it at connect()/socketpair() time.
 static Napi::Value PeerCred(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = ArgInt(info, 0, "fd");
+  int fd = ArgFd(info, 0);
   struct ucred cred;
   socklen_t len = sizeof(cred);
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) ThrowErrno(env, "getsockopt", errno);
@@ -19,8 +19,6 @@ static Napi::Value PeerCred(const Napi::CallbackInfo& info) {
   return out;
 }
 
-void InitSocket(Napi::Env env, Napi::Object exports) {
-  exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred"));
-}
+void InitSocket(Napi::Env env, Napi::Object exports) { exports.Set("peerCred", Napi::Function::New(env, PeerCred, "peerCred")); }
 
 }  // namespace ipc

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
-import { closeSync, readSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, readSync, rmSync, writeSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { native } from '../lib/index.js'
+import { errorOf, fdTarget } from './helpers.js'
 
 describe('@ipc/native', () => {
   it('pipe2 gives a working close-on-exec pipe', () => {
@@ -23,39 +23,45 @@ describe('@ipc/native', () => {
     }
   })
 
-  it('errno errors carry code and syscall', () => {
-    let caught: any
-    try {
-      native.getPipeSize(987654)
-    } catch (e) {
-      caught = e
-    }
+  it('errno errors carry code, errno and syscall', () => {
+    const caught = errorOf(() => native.getPipeSize(987654))
     expect(caught).toBeInstanceOf(Error)
     expect(caught.code).toBe('EBADF')
+    expect(caught.errno).toBe(-9)
     expect(caught.syscall).toBe('fcntl')
+    expect(caught.message).toBe('fcntl: EBADF (Bad file descriptor)')
   })
 
   it('PidWatcher fires once when a process is killed, without polling', async () => {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
     await new Promise((r) => child.once('spawn', r))
     const start = performance.now()
-    const fired = new Promise<number>((resolve) => {
-      const w = new native.PidWatcher(child.pid!, () => resolve(performance.now()))
+    let fired = 0
+    const at = await new Promise<number>((resolve) => {
+      const w = new native.PidWatcher(child.pid!, () => {
+        fired++
+        resolve(performance.now())
+      })
       expect(w.exited()).toBe(false)
       w.ref()
+      child.kill('SIGKILL')
     })
-    child.kill('SIGKILL')
-    const at = await fired
     expect(at - start).toBeLessThan(1000)
+    await new Promise((r) => setImmediate(r))
+    expect(fired).toBe(1)
+  })
+
+  it('PidWatcher closes its pidfd with closeFd', () => {
+    const w = new native.PidWatcher(process.pid, () => {})
+    const fd = (w as any).fd as number
+    expect(fdTarget(fd)).toBe('anon_inode:[pidfd]')
+    w.close()
+    expect(fdTarget(fd)).not.toBe('anon_inode:[pidfd]')
+    w.close() // idempotent
   })
 
   it('PidWatcher rejects a pid that does not exist', () => {
-    let caught: any
-    try {
-      new native.PidWatcher(0x3fffffff, () => {})
-    } catch (e) {
-      caught = e
-    }
+    const caught = errorOf(() => new native.PidWatcher(0x3fffffff, () => {}))
     expect(caught?.code).toBe('ESRCH')
     expect(caught?.syscall).toBe('pidfd_open')
   })

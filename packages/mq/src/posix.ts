@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, readdirSync } from 'node:fs'
+import { existsSync, fstatSync, readdirSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import {
   type Address,
@@ -71,7 +71,7 @@ function replyNamePattern(server: string): RegExp {
 function closeQuietly(fd: number | undefined): void {
   if (fd === undefined) return
   try {
-    closeSync(fd)
+    native.closeFd(fd) // mq descriptors belong to native
   } catch {
     // closed already
   }

@@ -121,7 +121,7 @@ class Outlet {
         }
         this.overflowing = true
       }
-      this.thread ??= new native.SysvSender(this.msqid, (errno, sent) => this.progress(errno, sent))
+      this.thread ??= new native.SysvSender(this.msqid, (error, sent) => this.progress(error, sent))
       this.thread.push(mtype, unit)
       this.pushed++
     }
@@ -130,8 +130,8 @@ class Outlet {
     return false
   }
 
-  private progress(errno: number, sent: number): void {
-    if (errno !== 0) return this.onError(Object.assign(new Error(`msgsnd failed (errno ${errno})`), { code: errno === 43 ? 'EIDRM' : 'EIO' }))
+  private progress(error: Error | null, sent: number): void {
+    if (error) return this.onError(error) // an errno error of msgsnd: code EIDRM when the queue was removed
     if (sent < this.pushed) return // more was pushed since: still in order behind the thread
     this.overflowing = false
     const waiting = [...this.waiting]
@@ -391,9 +391,9 @@ export async function listenSysv<Out, In>(address: Address, options: ListenOptio
     control.offer(createTransport<Out, In>(link, transportOptions))
   }
 
-  const receiver = new native.SysvReceiver(id, MTYPE_SERVER, unit, (batch) => {
-    if (batch === null) return void control.listener.close() // the queue went away
-    records(batch, (rec) => {
+  const receiver = new native.SysvReceiver(id, MTYPE_SERVER, unit, (error, batch) => {
+    if (error) return void control.listener.close() // the queue went away (EIDRM) or cannot be read
+    records(batch!, (rec) => {
       if (rec.length < TAG_BYTES) return
       const tag = rec.readUInt32LE(0)
       const body = rec.subarray(TAG_BYTES)
@@ -474,9 +474,9 @@ export async function connectSysv<Out, In>(address: Address, options: ConnectOpt
   const early: Buffer[] = []
   let acked: ((ack: Buffer) => void) | undefined
   const ackReceived = new Promise<Buffer>((r) => (acked = r))
-  const receiver = new native.SysvReceiver(id, mtype, unit, (batch) => {
-    if (batch === null) return link?.end({ reason: 'peer' }) // the queue was removed: the listener is gone
-    records(batch, (rec) => {
+  const receiver = new native.SysvReceiver(id, mtype, unit, (error, batch) => {
+    if (error) return link?.end((error as NodeJS.ErrnoException).code === 'EIDRM' ? { reason: 'peer' } : { reason: 'error', error }) // EIDRM: the listener removed the queue
+    records(batch!, (rec) => {
       if (acked) {
         const a = acked
         acked = undefined

@@ -21,7 +21,7 @@ const id = native.msgGet(native.ftokKey(keyFile, 0x49), 0)
 const mtype = 0x2000000 + process.pid
 const tagged = (tag, body) => { const b = Buffer.alloc(4 + body.length); b.writeUInt32LE(tag, 0); body.copy(b, 4); return b }
 native.msgSend(id, 2, tagged(0, Buffer.from('IPCSV1 ' + process.pid + ' ' + mtype)))
-const r = new native.SysvReceiver(id, mtype, 8192, (batch) => {
+const r = new native.SysvReceiver(id, mtype, 8192, (error, batch) => {
   if (!batch || batch.length < 16) return
   const tag = batch.readUInt32LE(4 + 4)
   r.close()
