@@ -25,5 +25,5 @@ export function pipeTransport<Out, In>(
 
 /** Closes fds, ignoring ones already closed. */
 export function closeFds(...fds: number[]): void {
-  closeAllQuietly(fds)
+  closeAllQuietly(fds, native.closeFd) // pipe2() descriptors: opened by the addon, closed by it (Workers track fs-opened ones)
 }
