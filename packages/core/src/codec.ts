@@ -1,6 +1,7 @@
 import { Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr'
 import { IpcError } from './errors.js'
-import { checkJsonDepth, checkMsgpack } from './msgpack-guard.js'
+import { decodeMsgpack } from './msgpack-decode.js'
+import { checkJsonDepth } from './msgpack-guard.js'
 
 /**
  * Turns messages into bytes and back. A custom codec is any object with these members; `decode`
@@ -36,42 +37,84 @@ export interface MsgpackCodecOptions {
   /**
    * Accept msgpackr's extension and record types (Set, Error, RegExp, typed arrays, records,
    * bundled strings, …) on decode and produce them on encode. Off by default: a hostile peer
-   * should not choose which constructors run in your process. Turning it on also turns off the
-   * structural guard (extension payloads are not plain msgpack), so use it with trusted peers only.
-   * Dates and `undefined` always work.
+   * should not choose which constructors run in your process. Turned on, msgpackr decodes, with
+   * none of the codec's checks (extension payloads are not plain msgpack) and by its own rules: a
+   * `__proto__` key arrives renamed `__proto_`, invalid UTF-8 arrives as U+FFFD, non-string keys
+   * are turned into strings and a repeated key keeps its last value. Use it with trusted peers
+   * only. Dates and `undefined` always work.
    */
   extensions?: boolean
 }
 
 /**
- * The default codec: msgpack through msgpackr, with hostile-input guards. Maps decode as plain
- * objects (a `__proto__` key never reaches the prototype), binary values decode as `Uint8Array`
- * views, and every message is checked for depth, claimed lengths and extension types before
- * decoding (see {@link MsgpackCodecOptions}).
+ * The default codec: msgpack, encoded by msgpackr and decoded by a decoder of its own that checks
+ * hostile input as it reads and never changes a message. It refuses nesting deeper than
+ * `maxDepth`, lengths claiming more than the message holds, extension types other than Date and
+ * `undefined`, strings that are not UTF-8 and maps holding a key twice. Maps whose keys are all
+ * strings decode as plain objects (a `__proto__` key is an own property, never the prototype),
+ * maps with any other key as `Map`s, binary values as `Uint8Array` views. Every container and
+ * string size msgpack has round-trips (objects of 65,536 keys and more are written as map32).
+ * Values msgpack cannot hold throw `ERR_IPC_INVALID_ARGUMENT` on encode. See
+ * {@link MsgpackCodecOptions} for `extensions`, which trades these rules for msgpackr's.
  */
 export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   const maxDepth = options.maxDepth ?? 64
   const extensions = options.extensions ?? false
-  const packr = new Packr({ useRecords: extensions, moreTypes: extensions, structuredClone: false, bundleStrings: false })
-  const unpackr = new Unpackr({ useRecords: extensions, mapsAsObjects: true, structuredClone: false, bundleStrings: false })
-  return {
-    name: 'msgpack',
-    encode: (value) => packr.pack(value),
-    // msgpackr writes each message after the previous one in its buffer and never back over it,
-    // so a range stays intact until the buffer is replaced
-    encodeShared: (value) => packr.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding,
-    decode(bytes) {
-      return this.decodeRange!(bytes, 0, bytes.length)
-    },
-    decodeRange(buffer, start, end) {
-      if (!extensions) {
-        const problem = checkMsgpack(buffer, start, end, maxDepth, false)
-        if (problem !== undefined) throw new Error(`invalid msgpack: ${problem}`)
-      }
+  const packrOptions = { useRecords: extensions, moreTypes: extensions, structuredClone: false, bundleStrings: false }
+  // msgpackr's fastest object writer reserves a 16-bit entry count; objects with more keys are
+  // written again by the variable-size writer (slightly slower for small objects, so not the default)
+  const packr = new Packr(packrOptions)
+  let largePackr: Packr | undefined
+  // with extensions msgpackr decodes (its extension types are its own); without, the codec's own decoder
+  const unpackr = extensions ? new Unpackr({ useRecords: true, mapsAsObjects: true, structuredClone: false, bundleStrings: false }) : undefined
+
+  const encodeAgain = (value: unknown, mode: number | undefined): Uint8Array => {
+    try {
+      largePackr ??= new Packr({ ...packrOptions, variableMapSize: true })
+      return largePackr.pack(value, mode)
+    } catch (err) {
+      // this attempt's reason: the first one may have failed on the 16-bit entry count only
+      throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `msgpack cannot encode this message: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    }
+  }
+  const decodeRange = (buffer: Uint8Array, start: number, end: number): unknown => {
+    try {
+      if (unpackr === undefined) return decodeMsgpack(buffer, start, end, maxDepth)
       if (start === end) throw new Error('invalid msgpack: an empty message')
       return unpackr.unpack(buffer, { start, end })
-    },
+    } catch (err) {
+      throw decodeError(err)
+    }
   }
+  return {
+    name: 'msgpack',
+    encode(value) {
+      try {
+        return packr.pack(value)
+      } catch {
+        return encodeAgain(value, undefined)
+      }
+    },
+    // msgpackr writes each message after the previous one in its buffer and never back over it
+    // (a failed attempt included), so a range stays intact until the buffer is replaced
+    encodeShared(value) {
+      try {
+        return packr.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
+      } catch {
+        return encodeAgain(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
+      }
+    },
+    decode: (bytes) => decodeRange(bytes, 0, bytes.length),
+    decodeRange,
+  }
+}
+
+/** A decoding failure as the codec reports it: an `Error` whose message starts "invalid msgpack: ". */
+function decodeError(err: unknown): Error {
+  const message = (err as Error)?.message ?? String(err)
+  if (err instanceof Error && message.startsWith('invalid msgpack: ')) return err
+  // msgpackr's own errors, and a stack overflow from nesting deeper than this process allows
+  return new Error(`invalid msgpack: ${message}`, { cause: err })
 }
 
 /** JSON text in UTF-8. Nesting deeper than `maxDepth` (default 64) is rejected before parsing. */

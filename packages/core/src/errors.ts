@@ -82,6 +82,6 @@ export function fromErrno(err: unknown, what: string): IpcError {
   if (isIpcError(err)) return err
   const errno = (err as { code?: unknown })?.code
   const code = (typeof errno === 'string' && ERRNO_CODES[errno]) || 'ERR_IPC_SYSTEM'
-  const detail = typeof errno === 'string' ? errno : (err as Error)?.message ?? String(err)
+  const detail = typeof errno === 'string' ? errno : ((err as Error)?.message ?? String(err))
   return new IpcError(code, `${what}: ${detail}`, { cause: err })
 }

@@ -100,7 +100,9 @@ export class LinkTransport<Out, In> implements Transport<Out, In> {
       }
     } catch (err) {
       return Promise.reject(
-        err instanceof IpcError ? err : new IpcError('ERR_IPC_INVALID_ARGUMENT', `${codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err }),
+        err instanceof IpcError
+          ? err
+          : new IpcError('ERR_IPC_INVALID_ARGUMENT', `${codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err }),
       )
     }
     if (size > this.maxMessageSize) {

@@ -48,8 +48,8 @@ export interface SchemeHandler {
 const REGISTRY_KEY = Symbol.for('@ipc/core.registry')
 type Registry = Map<string, SchemeHandler>
 // One registry per process, also when both the ESM and the CJS build of core are loaded.
-const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map())
+const registry: Registry =
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Registry | undefined) ?? ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map())
 
 /** Which package serves each scheme of the SDK: `connect`/`listen` import it on first use. */
 export const SCHEME_PACKAGES: Readonly<Record<string, string>> = {

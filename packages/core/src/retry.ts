@@ -120,7 +120,10 @@ export async function retryWithBackoff<T>(attempt: (signal: AbortSignal) => Prom
         return await Promise.race([pending, stopped])
       } catch (err) {
         if (stop.signal.aborted) {
-          pending.then((late) => options.discard?.(late), () => {})
+          pending.then(
+            (late) => options.discard?.(late),
+            () => {},
+          )
           throw stop.signal.reason
         }
         if (!options.retryable(err)) throw err

@@ -113,7 +113,9 @@ export function client<P extends Procedures>(transport: Transport<RpcRequest, Rp
         else call.resolve(reply.r)
       }
       const info = await transport.closed
-      failAll(info.error ?? new IpcError(info.reason === 'peer-exited' ? 'ERR_IPC_PEER_EXITED' : 'ERR_IPC_CLOSED', `rpc: the transport closed (${info.reason})`))
+      failAll(
+        info.error ?? new IpcError(info.reason === 'peer-exited' ? 'ERR_IPC_PEER_EXITED' : 'ERR_IPC_CLOSED', `rpc: the transport closed (${info.reason})`),
+      )
     } catch (err) {
       failAll(err)
     }

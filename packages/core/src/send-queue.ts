@@ -1,5 +1,5 @@
 import type { SharedEncoding } from './codec.js'
-import { IpcError, fromErrno } from './errors.js'
+import { type IpcError, fromErrno } from './errors.js'
 import type { Link } from './link.js'
 import { FRAME_HEADER_BYTES, writeFrameHeader } from './framing.js'
 import { BY_REFERENCE, Outbox, cutIntoUnits } from './outbox.js'

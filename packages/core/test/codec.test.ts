@@ -50,6 +50,31 @@ describe('codecs', () => {
     expect(checkMsgpack(ok, 0, ok.length, 64, false)).toBeUndefined()
   })
 
+  it('dates of every timestamp size, invalid dates and undefined keep working', () => {
+    const dates = [new Date(0), new Date(1_700_000_000_000), new Date(1_700_000_000_123), new Date(-1), new Date(2 ** 34 * 1000 + 5), new Date(NaN)]
+    for (const d of dates) {
+      const back = mp.decode(mp.encode({ d, list: [d], u: undefined })) as { d: Date; list: Date[]; u: undefined }
+      expect(back.d).toBeInstanceOf(Date)
+      expect(Object.is(back.d.getTime(), d.getTime())).toBe(true)
+      expect(Object.is(back.list[0]!.getTime(), d.getTime())).toBe(true)
+      expect('u' in back && back.u === undefined).toBe(true)
+    }
+    // timestamp 32, 64 and 96 as another implementation writes them
+    expect(mp.decode(Uint8Array.from([0xd6, 0xff, 0, 0, 0, 1]))).toEqual(new Date(1000))
+    expect(mp.decode(Uint8Array.from([0xd7, 0xff, 0, 0, 0, 0, 0, 0, 0, 2]))).toEqual(new Date(2000))
+    expect(mp.decode(Uint8Array.from([0xc7, 12, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]))).toEqual(new Date(3000))
+    expect(mp.decode(Uint8Array.from([0xd4, 0x00, 0x00]))).toBeUndefined()
+  })
+
+  it('with extensions on, msgpackr decodes unchecked, by its own rules', () => {
+    const ext = msgpack({ extensions: true })
+    const proto = ext.decode(Uint8Array.from([0x81, 0xa9, ...Buffer.from('__proto__'), 0x01])) as Record<string, unknown>
+    expect(Object.keys(proto)).toEqual(['__proto_'])
+    expect(ext.decode(Uint8Array.from([0xa2, 0xc3, 0x28]))).toBe('\ufffd(')
+    expect(ext.decode(Uint8Array.from([0x82, 0x01, 0x01, 0xa1, 0x31, 0x02]))).toEqual({ 1: 2 })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
   it('extensions can be enabled explicitly', () => {
     const ext = msgpack({ extensions: true })
     const back = ext.decode(ext.encode(new Set([1, 2]))) as Set<number>

@@ -57,7 +57,8 @@ describe('inbox', () => {
       '~standard': {
         version: 1,
         vendor: 'test',
-        validate: (v) => ((v as { i: number }).i === 0 ? new Promise((r) => setTimeout(() => r({ value: v as { i: number } }), 20)) : { value: v as { i: number } }),
+        validate: (v) =>
+          (v as { i: number }).i === 0 ? new Promise((r) => setTimeout(() => r({ value: v as { i: number } }), 20)) : { value: v as { i: number } },
       },
     }
     const inbox = new Inbox(pausableLink(), json, 1 << 20, 1 << 20, slowFirst, { fail: () => {}, goodbye: () => {} })

@@ -17,13 +17,27 @@ describe('liveness mark references', () => {
   it('a mark whose owner is gone already reports gone on a later tick; a denied one is ERR_IPC_PERMISSION naming the cause', async () => {
     const ref = { pid: 1, fd: 3, ino: 9 }
     let gone = 0
-    watchMark(ref, () => { throw errno('ENOENT') }, () => gone++, 'test')
+    watchMark(
+      ref,
+      () => {
+        throw errno('ENOENT')
+      },
+      () => gone++,
+      'test',
+    )
     expect(gone).toBe(0)
     await new Promise((r) => setImmediate(r))
     expect(gone).toBe(1)
     let err: unknown
     try {
-      watchMark(ref, () => { throw errno('EACCES') }, () => {}, 'connect x')
+      watchMark(
+        ref,
+        () => {
+          throw errno('EACCES')
+        },
+        () => {},
+        'connect x',
+      )
     } catch (e) {
       err = e
     }

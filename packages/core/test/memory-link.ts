@@ -16,7 +16,9 @@ export function memoryLinkPair(): [Link, Link] {
       write(chunks: Uint8Array[]) {
         link.writes++
         const copy = chunks.map((c) => c.slice())
-        queueMicrotask(() => copy.forEach((c) => link.other?.events?.data(c)))
+        queueMicrotask(() => {
+          for (const c of copy) link.other?.events?.data(c)
+        })
         return true
       },
       pause() {},

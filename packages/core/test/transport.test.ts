@@ -70,7 +70,9 @@ describe('priority lanes', () => {
     ;(a as { write: unknown }).write = (chunks: Uint8Array[], lane = 0) => {
       lanesSeen.push(lane)
       const copy = chunks.map((c) => c.slice())
-      queueMicrotask(() => copy.forEach((c) => (b as unknown as { events: { data(c: Uint8Array, l: number): void } }).events.data(c, lane)))
+      queueMicrotask(() => {
+        for (const c of copy) (b as unknown as { events: { data(c: Uint8Array, l: number): void } }).events.data(c, lane)
+      })
       return true
     }
     const tx = createTransport(a)
@@ -86,6 +88,13 @@ describe('priority lanes', () => {
     }
     expect(isIpcError(await tx.send({}, { priority: 4 }).catch((e) => e), 'ERR_IPC_INVALID_ARGUMENT')).toBe(true)
     const [c] = memoryLinkPair()
-    expect(isIpcError(await createTransport(c).send({}, { priority: 1 }).catch((e) => e), 'ERR_IPC_INVALID_ARGUMENT')).toBe(true)
+    expect(
+      isIpcError(
+        await createTransport(c)
+          .send({}, { priority: 1 })
+          .catch((e) => e),
+        'ERR_IPC_INVALID_ARGUMENT',
+      ),
+    ).toBe(true)
   })
 })

@@ -17,6 +17,7 @@ import { backpressureCases } from './cases/backpressure.js'
 import { burstCases } from './cases/burst.js'
 import { closeCases } from './cases/close.js'
 import { crashCases } from './cases/crash.js'
+import { decodingCases } from './cases/decoding.js'
 import { deliveryCases } from './cases/delivery.js'
 import { hostileCases } from './cases/hostile.js'
 import { listenerCases } from './cases/listener.js'
@@ -50,6 +51,7 @@ export function describeConformance(target: ConformanceTarget): void {
       if (target.leftovers) expect(await target.leftovers()).toEqual([])
     })
     deliveryCases(kit)
+    decodingCases(kit)
     backpressureCases(kit)
     crashCases(kit)
     closeCases(kit)

@@ -77,4 +77,3 @@ export function exitOf(child: ChildProcess): Promise<number | string> {
   if (child.signalCode !== null) return Promise.resolve(child.signalCode)
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
 }
-

@@ -126,4 +126,3 @@ export function addressTarget(o: AddressTargetOptions): ConformanceTarget {
   if (o.burst) target.listener!.burst = o.burst
   return target
 }
-

@@ -53,4 +53,3 @@ export const numberedSchema: StandardSchemaV1<unknown, { i: number }> = {
 export const MAX = 2 * 1024 * 1024 + 17
 /** highWaterMark used by the size and backpressure cases. */
 export const HWM = 256 * 1024
-

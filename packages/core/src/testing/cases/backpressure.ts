@@ -1,6 +1,5 @@
 // Promise 2: memory is bounded — a slow reader makes send() wait.
 import { expect, it } from 'vitest'
-import { isIpcError } from '../../errors.js'
 import { type Kit, HWM, settlesWithin } from '../util.js'
 import { peerReports } from '../peers.js'
 
@@ -36,5 +35,4 @@ export function backpressureCases(kit: Kit): void {
     const all = await reports
     expect(all[1]).toEqual({ received: total, ok: true, bytes: total * pad.length })
   })
-
 }

@@ -33,5 +33,4 @@ export function closeCases(kit: Kit): void {
     const recvErr = await p.transport.receive().catch((e) => e)
     expect(isIpcError(recvErr, 'ERR_IPC_CLOSED')).toBe(true)
   })
-
 }

@@ -40,5 +40,4 @@ export function crashCases(kit: Kit): void {
     expect(isIpcError(sendErr, target.killedPeerReason === 'peer' ? 'ERR_IPC_CLOSED' : 'ERR_IPC_PEER_EXITED')).toBe(true)
     expect(await exitOf(p.child)).toBe('SIGKILL')
   })
-
 }

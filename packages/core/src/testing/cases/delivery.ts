@@ -54,5 +54,4 @@ export function deliveryCases(kit: Kit): void {
     expect((await p.transport.closed).reason).toBe('peer')
     expect(await exitOf(p.child)).toBe(0)
   })
-
 }

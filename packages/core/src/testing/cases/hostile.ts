@@ -38,5 +38,4 @@ export function hostileCases(kit: Kit): void {
       })
     }
   }
-
 }

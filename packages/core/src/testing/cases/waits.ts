@@ -27,5 +27,4 @@ export function waitCases(kit: Kit): void {
     const afterClose = await t.send({}).catch((e) => e)
     expect(isIpcError(afterClose, 'ERR_IPC_CLOSED')).toBe(true)
   })
-
 }
