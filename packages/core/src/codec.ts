@@ -1,4 +1,5 @@
 import { Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr'
+import { assertEncodable } from './msgpack-encodable.js'
 import { IpcError } from './errors.js'
 import { decodeMsgpack } from './msgpack-decode.js'
 import { checkJsonDepth } from './msgpack-guard.js'
@@ -60,6 +61,7 @@ export interface MsgpackCodecOptions {
 export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   const maxDepth = options.maxDepth ?? 64
   const extensions = options.extensions ?? false
+  const check = !extensions
   const packrOptions = { useRecords: extensions, moreTypes: extensions, structuredClone: false, bundleStrings: false }
   // msgpackr's fastest object writer reserves a 16-bit entry count; objects with more keys are
   // written again by the variable-size writer (slightly slower for small objects, so not the default)
@@ -89,6 +91,7 @@ export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   return {
     name: 'msgpack',
     encode(value) {
+      if (check) assertEncodable(value, maxDepth)
       try {
         return packr.pack(value)
       } catch {
@@ -98,6 +101,7 @@ export function msgpack(options: MsgpackCodecOptions = {}): Codec {
     // msgpackr writes each message after the previous one in its buffer and never back over it
     // (a failed attempt included), so a range stays intact until the buffer is replaced
     encodeShared(value) {
+      if (check) assertEncodable(value, maxDepth)
       try {
         return packr.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
       } catch {

@@ -1,0 +1,106 @@
+import { IpcError } from './errors.js'
+
+/**
+ * What msgpack (without extensions) cannot carry exactly, found before msgpackr writes anything:
+ * msgpackr would otherwise change such values silently — a `Set` becomes an array, an `Error` or
+ * a `RegExp` an array of strings, a function `undefined` — or, for typed arrays other than
+ * `Uint8Array`, write a `bin` of the right length whose tail is stale bytes of its own buffer
+ * (earlier messages: a leak to the peer). Returns a description of the first such value, with
+ * its path, or `undefined` when everything can be sent as it is.
+ *
+ * Plain objects, arrays, `Map`s (any keys), `Date`s, `Uint8Array`s (and `Buffer`s), strings,
+ * numbers, bigints in 64 bits, booleans, `null` and `undefined` pass; other class instances are
+ * sent as their own enumerable properties, as msgpackr does.
+ */
+export function findUnencodable(value: unknown, maxDepth: number): string | undefined {
+  const problem = visit(value, maxDepth)
+  return problem === undefined ? undefined : `${problem.what} at ${problem.path || 'the top'}${problem.hint ?? ''}`
+}
+
+/** A problem found by the walk; its path is built on the way back up (nothing is allocated while all is well). */
+interface Problem {
+  what: string
+  path: string
+  hint?: string
+}
+
+const OBJECT = Object.prototype
+const ARRAY = Array.prototype
+const TOO_DEEP = "nesting deeper than the codec's maxDepth"
+
+function at(problem: Problem | undefined, step: string): Problem | undefined {
+  if (problem !== undefined)
+    problem.path = problem.path ? (problem.path.startsWith('[') || problem.path.startsWith('<') ? step + problem.path : `${step}.${problem.path}`) : step
+  return problem
+}
+
+function visit(value: unknown, depthLeft: number): Problem | undefined {
+  const type = typeof value
+  if (type !== 'object') return type === 'function' || type === 'symbol' ? { what: `a ${type}`, path: '' } : undefined
+  if (value === null) return undefined
+  const proto = Object.getPrototypeOf(value)
+  if (proto === OBJECT || proto === null) return visitProperties(value as Record<string, unknown>, depthLeft)
+  if (proto === ARRAY) return visitItems(value as unknown[], depthLeft)
+  if (value instanceof Uint8Array || value instanceof Date) return undefined
+  if (Array.isArray(value)) return visitItems(value, depthLeft)
+  if (value instanceof Map) {
+    if (depthLeft === 0) return { what: TOO_DEEP, path: '' }
+    for (const [k, v] of value) {
+      const problem = at(visit(k, depthLeft - 1), '<key>') ?? at(visit(v, depthLeft - 1), '<value>')
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+    return { what: `a ${value.constructor.name}`, path: '', hint: ' (send a Uint8Array of its bytes)' }
+  if (
+    value instanceof Set ||
+    value instanceof Error ||
+    value instanceof RegExp ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof Promise
+  ) {
+    return { what: `a ${value.constructor.name}`, path: '' }
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined // msgpackr sends what toJSON returns
+  return visitProperties(value as Record<string, unknown>, depthLeft)
+}
+
+function visitItems(items: unknown[], depthLeft: number): Problem | undefined {
+  if (depthLeft === 0) return { what: TOO_DEEP, path: '' }
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i]
+    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) {
+      const problem = visit(v, depthLeft - 1)
+      if (problem !== undefined) return at(problem, `[${i}]`)
+    }
+  }
+  return undefined
+}
+
+function visitProperties(object: Record<string, unknown>, depthLeft: number): Problem | undefined {
+  if (depthLeft === 0) return { what: TOO_DEEP, path: '' }
+  for (const key in object) {
+    const v = object[key]
+    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol') && Object.hasOwn(object, key)) {
+      const problem = visit(v, depthLeft - 1)
+      if (problem !== undefined) return at(problem, key)
+    }
+  }
+  return undefined
+}
+
+/** Throws `ERR_IPC_INVALID_ARGUMENT` naming the first value {@link findUnencodable} finds. */
+export function assertEncodable(value: unknown, maxDepth: number): void {
+  const problem = findUnencodable(value, maxDepth)
+  if (problem !== undefined) {
+    throw new IpcError(
+      'ERR_IPC_INVALID_ARGUMENT',
+      `msgpack cannot encode this message: it holds ${problem}, which msgpack cannot carry exactly; convert it, or use extensions (trusted peers only)`,
+      {
+        details: { problem },
+      },
+    )
+  }
+}
