@@ -180,7 +180,10 @@ export interface PollCalls {
    * READABLE/WRITABLE, or a negative errno on a poll error. Nothing is watched until `start()`.
    * Stopped with its environment.
    */
-  FdWatcher: new (fd: number, onReady: (events: number) => void) => FdWatcher
+  FdWatcher: new (
+    fd: number,
+    onReady: (events: number) => void,
+  ) => FdWatcher
   /** Event bit of {@link FdWatcher}. */
   readonly READABLE: number
   /** Event bit of {@link FdWatcher}. */
@@ -193,6 +196,11 @@ export interface FdCalls {
   closeFd(fd: number): void
   /** `open(path, flags | O_CLOEXEC, mode)` → an fd owned by native: closed with its environment unless closed before with {@link FdCalls.closeFd}. */
   openFd(path: string, flags: number, mode: number): number
+  /**
+   * Native forgets `fd` (from {@link FdCalls.openFd}) without closing it, because its ownership
+   * passes to a libuv stream (`new net.Socket({ fd })`), which closes it. Returns `fd`.
+   */
+  disownFd(fd: number): number
   /** `flock(fd, LOCK_EX | LOCK_NB)`: `true` if now held through this open file, `false` if another holds it. */
   lockExclusive(fd: number): boolean
   /** Flags for {@link FdCalls.openFd}. */
@@ -215,7 +223,12 @@ export interface MarkCalls {
    * `EACCES`/`EPERM` when `/proc/<pid>/fd` cannot be opened (another user, a non-dumpable process,
    * no shared pid namespace), `ESTALE` when that fd is not the mark's pipe (its number was reused).
    */
-  MarkWatcher: new (pid: number, fd: number, ino: number, onGone: () => void) => MarkWatcher
+  MarkWatcher: new (
+    pid: number,
+    fd: number,
+    ino: number,
+    onGone: () => void,
+  ) => MarkWatcher
 }
 
 /** `src/mq.cc`: POSIX message queues (an mqd_t is an fd: wait on it with {@link PollCalls.FdWatcher}). */
@@ -264,14 +277,22 @@ export interface SysvCalls {
    * code `EIDRM` when the queue was removed — and the thread ends. Zero-length messages only wake
    * it. Keeps the event loop alive until `close()`; stopped with its environment.
    */
-  SysvReceiver: new (msqid: number, mtype: number, maxBytes: number, onBatch: (error: Error | null, batch: Buffer | null) => void) => SysvReceiver
+  SysvReceiver: new (
+    msqid: number,
+    mtype: number,
+    maxBytes: number,
+    onBatch: (error: Error | null, batch: Buffer | null) => void,
+  ) => SysvReceiver
   /**
    * `msgsnd` (blocking) on a dedicated thread, finishing sends into a full queue in order.
    * `onProgress(null, sent)` reports the cumulative number of messages it has queued each time its
    * own queue runs empty; `onProgress(error, sent)` on failure (an errno error of syscall
    * `'msgsnd'`), after which it stops. Does not keep the event loop alive; stopped with its environment.
    */
-  SysvSender: new (msqid: number, onProgress: (error: Error | null, sent: number) => void) => SysvSender
+  SysvSender: new (
+    msqid: number,
+    onProgress: (error: Error | null, sent: number) => void,
+  ) => SysvSender
   /** `IPC_CREAT`, `IPC_EXCL`. */
   readonly sysvConstants: SysvConstants
 }

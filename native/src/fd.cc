@@ -34,6 +34,14 @@ static Napi::Value OpenFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// disownFd(fd) -> fd: native forgets a descriptor it opened (openFd) without closing it: its
+// ownership passes to a libuv stream (a net.Socket), which closes it.
+static Napi::Value DisownFd(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  EnvState::UntrackFd(fd);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // lockExclusive(fd) -> true if this open file now holds flock(LOCK_EX) on fd, false if another
 // holds it. The kernel drops the lock when the open file is closed (its owner died, or closed it).
 static Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
@@ -48,6 +56,7 @@ static Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
 void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("openFd", Napi::Function::New(env, OpenFd, "openFd"));
+  exports.Set("disownFd", Napi::Function::New(env, DisownFd, "disownFd"));
   exports.Set("lockExclusive", Napi::Function::New(env, LockExclusive, "lockExclusive"));
   Napi::Object k = Napi::Object::New(env);
   k.Set("O_RDONLY", Napi::Number::New(env, O_RDONLY));

@@ -118,7 +118,13 @@ describe('LivenessMark / MarkWatcher', () => {
     const exit = new Promise<number>((r) => worker.once('exit', r)) // (it may exit as soon as it has posted 'gone')
     try {
       const messages: string[] = []
-      const next = (): Promise<string> => new Promise((r) => worker.once('message', (m) => (messages.push(m), r(m))))
+      const next = (): Promise<string> =>
+        new Promise((r) =>
+          worker.once('message', (m) => {
+            messages.push(m)
+            r(m)
+          }),
+        )
       expect(await within(next(), 10_000, 'watching')).toBe('watching')
       const goneMsg = next()
       mark.release()

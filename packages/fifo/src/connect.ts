@@ -1,12 +1,12 @@
-import { closeSync, lstatSync } from 'node:fs'
+import { type Stats, lstatSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { type ConnectOptions, IpcError, type Transport } from '@ipc/core'
-import { type Address, closeAllQuietly, createTransport, fromErrno, processBound, processStreamLink } from '@ipc/core/mechanism'
+import { type Address, createTransport, fromErrno, processBound, processStreamLink } from '@ipc/core/mechanism'
 import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { ACK_BYTES, decodeAck, formatHello, makeToken } from './hello.js'
-import { READ_FLAGS, WRITE_FLAGS, fifoPaths, makeFifo, openFifo, pairPaths, removeQuietly } from './rendezvous.js'
+import { READ_FLAGS, WRITE_FLAGS, closeFifo, fifoSocket, fifoPaths, makeFifo, openFifo, pairPaths, removeQuietly } from './rendezvous.js'
 
 function writeAll(socket: Socket, bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -23,7 +23,7 @@ function writeAll(socket: Socket, bytes: Buffer): Promise<void> {
 export async function connectFifo<Out, In>(address: Address, options: ConnectOptions<In>): Promise<Transport<Out, In>> {
   const { wellKnown, folder } = fifoPaths(address)
   const label = `connect ${address.text}`
-  let wk
+  let wk: Stats
   try {
     wk = lstatSync(wellKnown)
   } catch (err) {
@@ -45,7 +45,7 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
   }
   const wrap = (fd: number, readable: boolean): Socket => {
     fds.splice(fds.indexOf(fd), 1)
-    const s = new Socket({ fd, readable, writable: !readable })
+    const s = fifoSocket(fd, readable)
     sockets.push(s)
     return s
   }
@@ -63,7 +63,9 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
       wkFd = open(wellKnown, WRITE_FLAGS)
     } catch (err) {
       // ENXIO: nobody reads the well-known FIFO; its listener is gone
-      throw (err as NodeJS.ErrnoException).code === 'ENXIO' ? new IpcError('ERR_IPC_NO_LISTENER', `${label}: no listener reads ${wellKnown}`, { cause: err }) : err
+      throw (err as NodeJS.ErrnoException).code === 'ENXIO'
+        ? new IpcError('ERR_IPC_NO_LISTENER', `${label}: no listener reads ${wellKnown}`, { cause: err })
+        : err
     }
     const hello = wrap(wkFd, false)
     await writeAll(hello, Buffer.from(formatHello({ pid: process.pid, token }))) // ≤ PIPE_BUF: atomic
@@ -71,7 +73,7 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
     const ack = await readExactly(inbound, ACK_BYTES, label, options)
     const serverPid = decodeAck(ack)
     if (serverPid === undefined) throw new IpcError('ERR_IPC_DECODE', `${label}: the listener's ack is malformed`)
-    closeSync(holdOut)
+    closeFifo(holdOut)
     fds.splice(fds.indexOf(holdOut), 1)
     const outFd = open(c2s, WRITE_FLAGS)
     growPipe(outFd)
@@ -83,7 +85,7 @@ export async function connectFifo<Out, In>(address: Address, options: ConnectOpt
   } catch (err) {
     cleanup()
     for (const s of sockets) s.destroy()
-    closeAllQuietly(fds)
+    for (const fd of fds) closeFifo(fd)
     throw fromErrno(err, label)
   }
 }

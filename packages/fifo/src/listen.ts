@@ -1,5 +1,5 @@
 import { lstatSync, writeSync } from 'node:fs'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import type { Listener, ListenOptions, Transport } from '@ipc/core'
 import {
   type Address,
@@ -17,7 +17,20 @@ import {
 import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
 import { type Hello, HelloReader, encodeAck } from './hello.js'
-import { READ_FLAGS, WRITE_FLAGS, claimWellKnown, fifoPaths, makeFifo, openFifo, pairPaths, prepareFolder, removeFolder, removeQuietly } from './rendezvous.js'
+import {
+  READ_FLAGS,
+  WRITE_FLAGS,
+  claimWellKnown,
+  closeFifo,
+  fifoSocket,
+  fifoPaths,
+  makeFifo,
+  openFifo,
+  pairPaths,
+  prepareFolder,
+  removeFolder,
+  removeQuietly,
+} from './rendezvous.js'
 
 /** Options of `listen()` for `fifo:` addresses. */
 export interface FifoListenOptions<In = unknown> extends ListenOptions<In> {
@@ -45,12 +58,12 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     readFd = openFifo(wellKnown, READ_FLAGS, st)
     keepFd = openFifo(wellKnown, WRITE_FLAGS, st) // a writer of our own: the reader never sees EOF while we listen
   } catch (err) {
-    closeQuietly(readFd)
-    closeQuietly(keepFd)
+    closeFifo(readFd)
+    closeFifo(keepFd)
     throw fromErrno(err, `listen ${address.text}`)
   }
   const wellKnownIno = lstatSync(wellKnown).ino
-  const hellos = new Socket({ fd: readFd, readable: true, writable: false })
+  const hellos = fifoSocket(readFd, true)
   const handshakes = new Set<() => void>()
   const pending: Hello[] = []
   let inFlight = 0
@@ -60,7 +73,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       address: address.text,
       async close() {
         hellos.destroy()
-        closeQuietly(keepFd)
+        closeFifo(keepFd)
         for (const abort of [...handshakes]) abort()
         quietly(`remove ${wellKnown}`, () => {
           if (lstatSync(wellKnown).ino === wellKnownIno) removeQuietly(wellKnown)
@@ -107,8 +120,8 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       outFd = openFifo(s2c, WRITE_FLAGS, s2cStat) // the client holds the read end open already
       growPipe(outFd)
       writeSync(outFd, encodeAck(process.pid)) // 8 bytes into an empty FIFO: whole or not at all
-      readable = new Socket({ fd: inFd, readable: true, writable: false })
-      writable = new Socket({ fd: outFd, readable: false, writable: true })
+      readable = fifoSocket(inFd, true)
+      writable = fifoSocket(outFd, false)
       const ac = new AbortController()
       const abort = (): void => ac.abort()
       handshakes.add(abort)
@@ -119,7 +132,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       } finally {
         handshakes.delete(abort)
       }
-      closeQuietly(holdIn)
+      closeFifo(holdIn)
       holdIn = undefined
       const transport: Transport<Out, In> = createTransport<Out, In>(processStreamLink({ readable, writable, bound }), transportOptions)
       control.offer(transport)
@@ -127,9 +140,9 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       control.reject(`hello of pid ${hello.pid}: ${(err as Error)?.message ?? String(err)}`)
       readable?.destroy()
       writable?.destroy()
-      if (!readable) closeQuietly(inFd)
-      if (!writable) closeQuietly(outFd)
-      closeQuietly(holdIn)
+      if (!readable) closeFifo(inFd)
+      if (!writable) closeFifo(outFd)
+      closeFifo(holdIn)
       bound?.release?.()
     }
   }

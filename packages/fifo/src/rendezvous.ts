@@ -1,14 +1,40 @@
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, rmdirSync, type Stats } from 'node:fs'
+import { fstatSync, lstatSync, mkdirSync, readdirSync, rmdirSync, type Stats } from 'node:fs'
+import { Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { IpcError } from '@ipc/core'
-import { type Address, OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, assertOwnerOnly, debug, fromErrno, processAlive, unlinkQuietly } from '@ipc/core/mechanism'
+import {
+  type Address,
+  OWNER_ONLY_DIR_MODE,
+  OWNER_ONLY_MODE,
+  assertOwnerOnly,
+  closeQuietly,
+  debug,
+  fromErrno,
+  processAlive,
+  unlinkQuietly,
+} from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { tokenPid } from './hello.js'
 
-const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW, O_CLOEXEC } = constants as typeof constants & { O_CLOEXEC: number }
-/** Flags of every FIFO open: never blocks (readiness comes from the event loop), never follows a symlink. */
-export const READ_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | (O_CLOEXEC ?? 0o2000000)
-export const WRITE_FLAGS = O_WRONLY | O_NONBLOCK | O_NOFOLLOW | (O_CLOEXEC ?? 0o2000000)
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = native.fdConstants
+/**
+ * Flags of every FIFO open: never blocks (readiness comes from the event loop), never follows a
+ * symlink; the addon adds O_CLOEXEC. FIFOs are opened by the addon, not `fs.openSync`: in a Worker,
+ * Node closes fs-opened descriptors at its end, after libuv has closed those it wrapped in sockets,
+ * which could close a reused number; the addon checks a descriptor is still the file it opened.
+ */
+export const READ_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW
+export const WRITE_FLAGS = O_WRONLY | O_NONBLOCK | O_NOFOLLOW
+
+/** A socket over a FIFO descriptor: the descriptor passes from the addon to libuv, which closes it. */
+export function fifoSocket(fd: number, readable: boolean): Socket {
+  return new Socket({ fd: native.disownFd(fd), readable, writable: !readable })
+}
+
+/** Closes a FIFO descriptor (the addon's), quietly. */
+export function closeFifo(fd: number | undefined): void {
+  closeQuietly(fd, native.closeFd)
+}
 
 /** Where an address's FIFOs live: the well-known FIFO, and the folder of the per-client pairs. */
 export interface FifoPaths {
@@ -37,7 +63,7 @@ export function makeFifo(path: string, mode = OWNER_ONLY_MODE): void {
 
 /** Opens a FIFO without blocking or following symlinks, and checks it is the FIFO `expected` describes. */
 export function openFifo(path: string, flags: number, expected?: Stats): number {
-  const fd = openSync(path, flags)
+  const fd = native.openFd(path, flags, 0)
   try {
     const st = fstatSync(fd)
     if (!st.isFIFO() || (expected && (st.ino !== expected.ino || st.dev !== expected.dev))) {
@@ -45,7 +71,7 @@ export function openFifo(path: string, flags: number, expected?: Stats): number 
     }
     return fd
   } catch (err) {
-    closeSync(fd)
+    closeFifo(fd)
     throw err
   }
 }
@@ -111,8 +137,7 @@ export function claimWellKnown(path: string, label: string): void {
   if (!st.isFIFO()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} exists and is not a FIFO`)
   if (st.uid !== process.getuid!()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} belongs to uid ${st.uid}`)
   try {
-    const fd = openSync(path, WRITE_FLAGS)
-    closeSync(fd)
+    closeFifo(native.openFd(path, WRITE_FLAGS, 0))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
       removeQuietly(path) // nobody reads it: its listener is dead
