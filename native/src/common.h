@@ -134,6 +134,30 @@ inline std::string ArgPath(const Napi::CallbackInfo& info, size_t i) { return Ar
 // A POSIX IPC object name (mq_open, mq_unlink).
 inline std::string ArgName(const Napi::CallbackInfo& info, size_t i) { return ArgString(info, i, "name"); }
 
+// A module function for SetFunctions: its JS name and its C++ implementation.
+struct NamedFunction {
+  const char* name;
+  Napi::Value (*call)(const Napi::CallbackInfo&);
+};
+
+// Adds each function to `exports` under its name.
+inline void SetFunctions(Napi::Env env, Napi::Object exports, std::initializer_list<NamedFunction> functions) {
+  for (const NamedFunction& f : functions) exports.Set(f.name, Napi::Function::New(env, f.call, f.name));
+}
+
+// A named integer constant for Constants().
+struct NamedConstant {
+  const char* name;
+  double value;
+};
+
+// An object holding these constants (e.g. the O_* flags a call takes).
+inline Napi::Object Constants(Napi::Env env, std::initializer_list<NamedConstant> constants) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const NamedConstant& c : constants) out.Set(c.name, Napi::Number::New(env, c.value));
+  return out;
+}
+
 // Each mechanism file exports an Init function that adds its functions to `exports`. InitEnv
 // (env.cc) runs first: it installs the per-environment registry the others use.
 void InitEnv(Napi::Env env, Napi::Object exports);

@@ -54,24 +54,19 @@ static Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
 }
 
 void InitFd(Napi::Env env, Napi::Object exports) {
-  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
-  exports.Set("openFd", Napi::Function::New(env, OpenFd, "openFd"));
-  exports.Set("disownFd", Napi::Function::New(env, DisownFd, "disownFd"));
-  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusive, "lockExclusive"));
-  Napi::Object k = Napi::Object::New(env);
-  k.Set("O_RDONLY", Napi::Number::New(env, O_RDONLY));
-  k.Set("O_WRONLY", Napi::Number::New(env, O_WRONLY));
-  k.Set("O_RDWR", Napi::Number::New(env, O_RDWR));
-  k.Set("O_CREAT", Napi::Number::New(env, O_CREAT));
-  k.Set("O_EXCL", Napi::Number::New(env, O_EXCL));
-  k.Set("O_TRUNC", Napi::Number::New(env, O_TRUNC));
-  k.Set("O_APPEND", Napi::Number::New(env, O_APPEND));
-  k.Set("O_NOFOLLOW", Napi::Number::New(env, O_NOFOLLOW));
-  k.Set("O_NONBLOCK", Napi::Number::New(env, O_NONBLOCK));
-  k.Set("O_CLOEXEC", Napi::Number::New(env, O_CLOEXEC));
-  k.Set("O_DIRECTORY", Napi::Number::New(env, O_DIRECTORY));
-  k.Set("O_NOCTTY", Napi::Number::New(env, O_NOCTTY));
-  exports.Set("fdConstants", k);
+  SetFunctions(env, exports, {{"closeFd", CloseFd}, {"openFd", OpenFd}, {"disownFd", DisownFd}, {"lockExclusive", LockExclusive}});
+  exports.Set("fdConstants", Constants(env, {{"O_RDONLY", O_RDONLY},
+                                             {"O_WRONLY", O_WRONLY},
+                                             {"O_RDWR", O_RDWR},
+                                             {"O_CREAT", O_CREAT},
+                                             {"O_EXCL", O_EXCL},
+                                             {"O_TRUNC", O_TRUNC},
+                                             {"O_APPEND", O_APPEND},
+                                             {"O_NOFOLLOW", O_NOFOLLOW},
+                                             {"O_NONBLOCK", O_NONBLOCK},
+                                             {"O_CLOEXEC", O_CLOEXEC},
+                                             {"O_DIRECTORY", O_DIRECTORY},
+                                             {"O_NOCTTY", O_NOCTTY}}));
 }
 
 }  // namespace ipc

@@ -107,21 +107,15 @@ static Napi::Value MqReceiveMany(const Napi::CallbackInfo& info) {
 }
 
 void InitMq(Napi::Env env, Napi::Object exports) {
-  exports.Set("mqOpen", Napi::Function::New(env, MqOpen, "mqOpen"));
-  exports.Set("mqUnlink", Napi::Function::New(env, MqUnlink, "mqUnlink"));
-  exports.Set("mqGetattr", Napi::Function::New(env, MqGetattr, "mqGetattr"));
-  exports.Set("mqSend", Napi::Function::New(env, MqSend, "mqSend"));
-  exports.Set("mqReceiveMany", Napi::Function::New(env, MqReceiveMany, "mqReceiveMany"));
-  Napi::Object k = Napi::Object::New(env);
-  k.Set("O_RDONLY", Napi::Number::New(env, O_RDONLY));
-  k.Set("O_WRONLY", Napi::Number::New(env, O_WRONLY));
-  k.Set("O_RDWR", Napi::Number::New(env, O_RDWR));
-  k.Set("O_CREAT", Napi::Number::New(env, O_CREAT));
-  k.Set("O_EXCL", Napi::Number::New(env, O_EXCL));
-  k.Set("O_NONBLOCK", Napi::Number::New(env, O_NONBLOCK));
-  k.Set("O_CLOEXEC", Napi::Number::New(env, O_CLOEXEC));
-  k.Set("MQ_PRIO_MAX", Napi::Number::New(env, sysconf(_SC_MQ_PRIO_MAX)));
-  exports.Set("mqConstants", k);
+  SetFunctions(env, exports, {{"mqOpen", MqOpen}, {"mqUnlink", MqUnlink}, {"mqGetattr", MqGetattr}, {"mqSend", MqSend}, {"mqReceiveMany", MqReceiveMany}});
+  exports.Set("mqConstants", Constants(env, {{"O_RDONLY", O_RDONLY},
+                                             {"O_WRONLY", O_WRONLY},
+                                             {"O_RDWR", O_RDWR},
+                                             {"O_CREAT", O_CREAT},
+                                             {"O_EXCL", O_EXCL},
+                                             {"O_NONBLOCK", O_NONBLOCK},
+                                             {"O_CLOEXEC", O_CLOEXEC},
+                                             {"MQ_PRIO_MAX", static_cast<double>(sysconf(_SC_MQ_PRIO_MAX))}}));
 }
 
 }  // namespace ipc

@@ -31,9 +31,6 @@ static Napi::Value ReadableNow(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), rc > 0);
 }
 
-void InitPidfd(Napi::Env env, Napi::Object exports) {
-  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
-  exports.Set("readableNow", Napi::Function::New(env, ReadableNow, "readableNow"));
-}
+void InitPidfd(Napi::Env env, Napi::Object exports) { SetFunctions(env, exports, {{"pidfdOpen", PidfdOpen}, {"readableNow", ReadableNow}}); }
 
 }  // namespace ipc

@@ -48,10 +48,7 @@ static Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
 }
 
 void InitPipe(Napi::Env env, Napi::Object exports) {
-  exports.Set("pipe2", Napi::Function::New(env, Pipe2, "pipe2"));
-  exports.Set("getPipeSize", Napi::Function::New(env, GetPipeSize, "getPipeSize"));
-  exports.Set("setPipeSize", Napi::Function::New(env, SetPipeSize, "setPipeSize"));
-  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
+  SetFunctions(env, exports, {{"pipe2", Pipe2}, {"getPipeSize", GetPipeSize}, {"setPipeSize", SetPipeSize}, {"setCloexec", SetCloexec}});
   exports.Set("O_NONBLOCK", Napi::Number::New(env, O_NONBLOCK));
   exports.Set("PIPE_BUF", Napi::Number::New(env, PIPE_BUF));
 }

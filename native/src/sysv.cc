@@ -327,18 +327,12 @@ class SysvSender : public Napi::ObjectWrap<SysvSender> {
 };
 
 void InitSysv(Napi::Env env, Napi::Object exports) {
-  exports.Set("ftokKey", Napi::Function::New(env, FtokKey, "ftokKey"));
-  exports.Set("msgGet", Napi::Function::New(env, MsgGet, "msgGet"));
-  exports.Set("msgStat", Napi::Function::New(env, MsgStat, "msgStat"));
-  exports.Set("msgRemove", Napi::Function::New(env, MsgRemove, "msgRemove"));
-  exports.Set("msgSend", Napi::Function::New(env, MsgSend, "msgSend"));
-  exports.Set("msgReceiveNow", Napi::Function::New(env, MsgReceiveNow, "msgReceiveNow"));
+  SetFunctions(
+      env, exports,
+      {{"ftokKey", FtokKey}, {"msgGet", MsgGet}, {"msgStat", MsgStat}, {"msgRemove", MsgRemove}, {"msgSend", MsgSend}, {"msgReceiveNow", MsgReceiveNow}});
   exports.Set("SysvReceiver", SysvReceiver::Define(env));
   exports.Set("SysvSender", SysvSender::Define(env));
-  Napi::Object sv = Napi::Object::New(env);
-  sv.Set("IPC_CREAT", Napi::Number::New(env, IPC_CREAT));
-  sv.Set("IPC_EXCL", Napi::Number::New(env, IPC_EXCL));
-  exports.Set("sysvConstants", sv);
+  exports.Set("sysvConstants", Constants(env, {{"IPC_CREAT", IPC_CREAT}, {"IPC_EXCL", IPC_EXCL}}));
 }
 
 }  // namespace ipc
