@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { encodeErrors } from './codec-helpers.js'
 import { isIpcError, msgpack } from '../src/index.js'
 
 describe('msgpack refuses values it would change or leak', () => {
@@ -16,13 +17,7 @@ describe('msgpack refuses values it would change or leak', () => {
       [new Map([[1, new Uint16Array(2)]]), /Uint16Array at <value>/],
     ]
     for (const [value, where] of cases) {
-      for (const encode of [codec.encode, codec.encodeShared!]) {
-        let error: unknown
-        try {
-          encode(value)
-        } catch (err) {
-          error = err
-        }
+      for (const error of encodeErrors(codec, value)) {
         expect(isIpcError(error, 'ERR_IPC_INVALID_ARGUMENT'), String(error)).toBe(true)
         expect((error as Error).message).toMatch(where)
       }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { encodeErrors } from './codec-helpers.js'
 import { type Codec, msgpack } from '../src/codec.js'
 import { isIpcError } from '../src/errors.js'
 
@@ -135,13 +136,7 @@ describe('msgpack round-trips every container and string size', () => {
 
   it('a value msgpack cannot encode throws ERR_IPC_INVALID_ARGUMENT from encode and encodeShared', () => {
     for (const value of [Symbol('s'), { a: [Symbol('nested')] }, 2n ** 70n, { big: objectOf(65_536), s: Symbol('x') }]) {
-      for (const encode of [codec.encode, codec.encodeShared!]) {
-        let error: unknown
-        try {
-          encode(value)
-        } catch (err) {
-          error = err
-        }
+      for (const error of encodeErrors(codec, value)) {
         expect(isIpcError(error, 'ERR_IPC_INVALID_ARGUMENT'), String(error)).toBe(true)
         expect((error as Error).message).toMatch(/^msgpack cannot encode this message: /)
       }
