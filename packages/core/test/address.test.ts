@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { connect, isIpcError, parseAddress, parseSize } from '../src/index.js'
+import { connect, isIpcError, parseAddress } from '../src/index.js'
+import { parseSize } from '../src/mechanism/index.js'
 
 describe('addresses', () => {
   it('splits path, abstract and host:port forms with options', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { msgpack } from '../src/codec.js'
-import { createTransport } from '../src/index.js'
+import { createTransport } from '../src/mechanism/index.js'
 import { memoryLinkPair } from './memory-link.js'
 import { checkMsgpack } from '../src/msgpack-guard.js'
 import { SHORT_STRING, isValidUtf8 } from '../src/msgpack-utf8.js'

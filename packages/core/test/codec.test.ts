@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { checkMsgpack, json, msgpack, raw, resolveCodec } from '../src/index.js'
+import { checkMsgpack } from '../src/msgpack-guard.js'
+import { json, msgpack, raw } from '../src/index.js'
+import { resolveCodec } from '../src/codec.js'
 
 describe('codecs', () => {
   const mp = msgpack()

@@ -1,4 +1,4 @@
-import type { Link, LinkEvents } from '../src/index.js'
+import type { Link, LinkEvents } from '../src/mechanism/index.js'
 
 /**
  * Two in-process Links joined back to back, for testing core's logic (framing, batching, RPC)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { client, createTransport, isIpcError, serve } from '../src/index.js'
+import { client, isIpcError, serve } from '../src/index.js'
+import { createTransport } from '../src/mechanism/index.js'
 import { memoryLinkPair } from './memory-link.js'
 
 const api = {

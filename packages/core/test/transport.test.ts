@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createTransport, isIpcError, type StandardSchemaV1 } from '../src/index.js'
+import { createTransport } from '../src/mechanism/index.js'
+import { isIpcError, type StandardSchemaV1 } from '../src/index.js'
 import { memoryLinkPair } from './memory-link.js'
 
 describe('transport logic', () => {
