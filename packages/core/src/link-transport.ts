@@ -1,4 +1,5 @@
 import type { Codec, SharedEncoding } from './codec.js'
+import { debug } from './debug.js'
 import { IpcError, fromErrno } from './errors.js'
 import { GOODBYE } from './framing.js'
 import { Inbox } from './inbox.js'
@@ -160,8 +161,8 @@ export class LinkTransport<Out, In> implements Transport<Out, In> {
     if (outcome === 'flushed' && this.state !== 'closed') {
       try {
         this.sendQueue.writeControl(GOODBYE) // on the lowest lane: it arrives after everything else
-      } catch {
-        // the peer is gone; closing goes on
+      } catch (err) {
+        debug('close: GOODBYE not written (%s); closing goes on', (err as Error)?.message) // the peer is gone
       }
       outcome = await Promise.race([
         this.link.close().then(

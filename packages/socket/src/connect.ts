@@ -81,7 +81,13 @@ export async function connectSocket<Out, In>(
         socketDiagnostics.connectRetries++
         socketDiagnostics.emit('connect-retry', { label, code: (error as NodeJS.ErrnoException).code, attempt, delay })
         // one line when retrying starts and one at the end, not one per retry (a burst makes thousands)
-        if (attempt === 1) debug('%s: %s, retrying with backoff (%s)', what, describe(error), options.timeout === undefined ? `for up to ${DEFAULT_MAX_RETRY_TIME} ms: no timeout given` : `within the timeout of ${options.timeout} ms`)
+        if (attempt === 1)
+          debug(
+            '%s: %s, retrying with backoff (%s)',
+            what,
+            describe(error),
+            options.timeout === undefined ? `for up to ${DEFAULT_MAX_RETRY_TIME} ms: no timeout given` : `within the timeout of ${options.timeout} ms`,
+          )
       },
     })
   } catch (err) {

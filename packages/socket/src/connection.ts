@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'node:net'
-import { type PeerInfo, type Transport, type TransportOptions } from '@ipc/core'
+import type { PeerInfo, Transport, TransportOptions } from '@ipc/core'
 import { type ListenerControl, createTransport, streamLink } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { debug, reportDropped } from './debug.js'
@@ -10,7 +10,8 @@ export function peerOf(socket: Socket): PeerInfo | undefined {
   if (typeof fd !== 'number' || fd < 0) return undefined
   try {
     return native.peerCred(fd)
-  } catch {
+  } catch (err) {
+    debug('SO_PEERCRED failed on fd %d: %s', fd, (err as Error).message) // the peer is gone already
     return undefined
   }
 }

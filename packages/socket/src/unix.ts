@@ -5,7 +5,7 @@ import { type Address, type ConnectOptions, IpcError, type Listener, type Transp
 import { type ListenerControl, createListener, fromErrno, resolveTransportOptions } from '@ipc/core/mechanism'
 import { connectSocket } from './connect.js'
 import { offerConnection, peerOf, socketTransport, watchServer } from './connection.js'
-import { reportDropped } from './debug.js'
+import { debug, reportDropped } from './debug.js'
 import { type UnixListenOptions, parseAllow, parseBacklog, parseMode } from './options.js'
 
 /** sun_path holds 108 bytes including the terminating NUL. */
@@ -107,7 +107,7 @@ async function bindPathSocket(server: Server, file: string, mode: number, backlo
       }
       const state = await probe(file)
       if (state === 'live') throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: a live server is listening at ${file}`)
-      if (state === 'stale') await fs.unlink(file).catch(() => {})
+      if (state === 'stale') await fs.unlink(file).catch((err) => debug('removing the stale socket %s failed: %s', file, err.message))
     }
     const st = await fs.stat(file, { bigint: true })
     return st.ino
@@ -145,7 +145,7 @@ export async function listenUnix<Out, In>(address: Address, options: UnixListenO
         if (target.file !== undefined) {
           // remove the socket file only if it is still ours
           const st = await fs.stat(target.file, { bigint: true }).catch(() => undefined)
-          if (st !== undefined && st.ino === inode) await fs.unlink(target.file).catch(() => {})
+          if (st !== undefined && st.ino === inode) await fs.unlink(target.file).catch((err) => debug('removing %s failed: %s', target.file, err.message))
         }
       },
     },

@@ -281,12 +281,17 @@ describe('NODE_DEBUG=ipc', () => {
       ;(async () => { for await (const c of server) void c.close() })()
       await Promise.all(Array.from({ length: 50 }, () => connect(server.address).then((t) => t.close())))
       await server.close()`
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_DEBUG: 'ipc' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, NODE_DEBUG: 'ipc' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d))
     const [code] = await once(child, 'exit')
     expect(code, stderr).toBe(0)
-    expect(stderr).toMatch(/^IPC \d+: connect unix:@\S+: EAGAIN: the listener's backlog is full, retrying with backoff \(for up to 10000 ms: no timeout given\)$/m)
+    expect(stderr).toMatch(
+      /^IPC \d+: connect unix:@\S+: EAGAIN: the listener's backlog is full, retrying with backoff \(for up to 10000 ms: no timeout given\)$/m,
+    )
     expect(stderr).toMatch(/^IPC \d+: connect unix:@\S+: connected after \d+ retries in \d+ ms$/m)
   })
 })

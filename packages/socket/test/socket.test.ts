@@ -92,7 +92,11 @@ describe('unix: peer credentials and allow', () => {
   it.skipIf(process.getuid!() !== 0)('rejects other uids before reading a byte; allow admits them', async () => {
     const address = `unix:@ipc-allow-${process.pid}`
     const server = await listen(address) // default: only our uid
-    const stranger = spawn(process.execPath, peerCommand(ENTRY, { connect: address }, 'watch-close', {}), { stdio: ['ignore', 'pipe', 'inherit'], uid: nobody, gid: nobody })
+    const stranger = spawn(process.execPath, peerCommand(ENTRY, { connect: address }, 'watch-close', {}), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      uid: nobody,
+      gid: nobody,
+    })
     const strangerSaw = firstReport(stranger)
     expect(await strangerSaw).toEqual({ reason: 'peer' }) // connected by the kernel, then closed unread
     const friend = spawn(process.execPath, peerCommand(ENTRY, { connect: address }, 'echo', {}), { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -102,7 +106,11 @@ describe('unix: peer credentials and allow', () => {
     await server.close()
 
     const open = await listen(`unix:@ipc-allow2-${process.pid}?allow=${nobody}`)
-    const guest = spawn(process.execPath, peerCommand(ENTRY, { connect: open.address }, 'echo', {}), { stdio: ['ignore', 'pipe', 'inherit'], uid: nobody, gid: nobody })
+    const guest = spawn(process.execPath, peerCommand(ENTRY, { connect: open.address }, 'echo', {}), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      uid: nobody,
+      gid: nobody,
+    })
     const guestConn = await open.accept({ timeout: 10_000 })
     expect(guestConn.peer?.uid).toBe(nobody)
     await guestConn.send('hi')

@@ -13,7 +13,12 @@ export const ENTRY = join(dirname(require.resolve('@ipc/socket/package.json')), 
 let counter = 0
 
 /** A conformance target for one socket flavour; `fresh()` makes a new address. */
-export function socketTarget(name: string, fresh: () => string, rawConnect: (address: string) => { path: string } | { host: string; port: number }, leftovers?: () => Promise<string[]>): ConformanceTarget {
+export function socketTarget(
+  name: string,
+  fresh: () => string,
+  rawConnect: (address: string) => { path: string } | { host: string; port: number },
+  leftovers?: () => Promise<string[]>,
+): ConformanceTarget {
   return addressTarget({
     name,
     reusable: !name.startsWith('tcp'), // tcp://…:0 gives a new port each time
