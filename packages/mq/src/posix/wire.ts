@@ -1,0 +1,125 @@
+/**
+ * Every byte `mq:` puts on a POSIX queue besides core's frames, written down once. The code and
+ * the tests' raw clients both use it (the tests' child processes import the built copy,
+ * `dist/posix/wire.js`).
+ *
+ * - Server queue `/name`: units `[u32 tag][bytes]` (the tag is prepended by `mqSend`). Tag 0
+ *   is a hello; any other tag is the listener's connection tag, given in the ack.
+ * - Reply queue `/name.<pid>.<16 hex>` (one per client environment and server, shared by that
+ *   environment's connections): units `[u32 tag][bytes]` with the client's own tag, chosen in
+ *   the hello. The first unit of a tag is the ack; core's frames follow.
+ * - `mqReceiveMany` fills its buffer with records `[u32 length][u32 priority][bytes]`.
+ */
+import { MARK_REF_BYTES, type MarkRef, readMarkRef, writeMarkRef } from '@ipc/core/mechanism'
+
+/** Priorities offered to `send(msg, { priority })`: 0 (lowest) to `PRIORITIES - 1`; the ack goes at the top one. */
+export const PRIORITIES = 32
+/** The tag of hello units on the server queue; connection tags start at 1. */
+export const HELLO_TAG = 0
+/** Bytes of the tag in front of every unit. */
+export const TAG_BYTES = 4
+/** Bytes of a record header in an `mqReceiveMany` buffer: `[u32 length][u32 priority]`. */
+export const RECORD_HEADER_BYTES = 8
+/** The smallest queue message that carries a tagged hello or ack (and the `msgsize` option's minimum). */
+export const MIN_MSGSIZE = 64
+
+/** "IPM2" little-endian: starts every hello (version 2: marks and client tags; version 1 was a text line). */
+export const HELLO_MAGIC = 0x324d5049
+/** "IPA2" little-endian: starts every ack. */
+export const ACK_MAGIC = 0x32415049
+/** Random bytes in a reply queue's name. */
+export const REPLY_RANDOM_BYTES = 8
+/** `[u32 magic][mark 16][8 random][u32 client tag]`. */
+export const HELLO_BYTES = 4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES + 4
+/** `[u32 magic][u32 connection tag][mark 16]`. */
+export const ACK_BYTES = 4 + 4 + MARK_REF_BYTES
+
+/**
+ * A client's hello: its environment's mark (whose pid is the client's), the random part of its
+ * reply queue's name, and the tag the listener puts in front of every unit for this connection.
+ */
+export interface Hello {
+  mark: MarkRef
+  random: Buffer
+  clientTag: number
+}
+
+/** The listener's ack: the tag of this connection's units on the server queue, and the listener's mark. */
+export interface Ack {
+  tag: number
+  mark: MarkRef
+}
+
+/** The reply queue a hello names: `<server>.<pid>.<random as hex>`. */
+export function replyQueueName(server: string, pid: number, random: Uint8Array): string {
+  return `${server}.${pid}.${Buffer.from(random).toString('hex')}`
+}
+
+/** The hello's bytes (sent with tag {@link HELLO_TAG}). */
+export function encodeHello(hello: Hello): Buffer {
+  if (hello.random.length !== REPLY_RANDOM_BYTES) throw new RangeError(`a hello names ${REPLY_RANDOM_BYTES} random bytes`)
+  const out = Buffer.alloc(HELLO_BYTES)
+  out.writeUInt32LE(HELLO_MAGIC, 0)
+  writeMarkRef(hello.mark, out, 4)
+  hello.random.copy(out, 4 + MARK_REF_BYTES)
+  out.writeUInt32LE(hello.clientTag, 4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES)
+  return out
+}
+
+/** Parses a hello's bytes (after the tag); throws an `Error` saying what is wrong. */
+export function decodeHello(bytes: Uint8Array): Hello {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b.length !== HELLO_BYTES) throw new Error(`a hello is ${HELLO_BYTES} bytes, got ${b.length}`)
+  if (b.readUInt32LE(0) !== HELLO_MAGIC) throw new Error('not a hello (bad magic)')
+  const mark = readMarkRef(b, 4)
+  if (mark === undefined) throw new Error('the hello names no valid liveness mark')
+  const clientTag = b.readUInt32LE(4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES)
+  if (clientTag === 0) throw new Error('client tag 0')
+  return { mark, random: Buffer.from(b.subarray(4 + MARK_REF_BYTES, 4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES)), clientTag }
+}
+
+/** The ack's bytes (sent with the client's tag, at priority `PRIORITIES - 1`). */
+export function encodeAck(ack: Ack): Buffer {
+  const out = Buffer.alloc(ACK_BYTES)
+  out.writeUInt32LE(ACK_MAGIC, 0)
+  out.writeUInt32LE(ack.tag, 4)
+  writeMarkRef(ack.mark, out, 8)
+  return out
+}
+
+/** Parses an ack (after the tag), or `undefined` if the bytes are not one. */
+export function decodeAck(bytes: Uint8Array): Ack | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b.length !== ACK_BYTES || b.readUInt32LE(0) !== ACK_MAGIC) return undefined
+  const tag = b.readUInt32LE(4)
+  const mark = readMarkRef(b, 8)
+  return tag === HELLO_TAG || mark === undefined ? undefined : { tag, mark }
+}
+
+/** Prepends `tag` to `bytes` (what `mqSend(fd, tag, …)` does natively). */
+export function tagged(tag: number, bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(TAG_BYTES + bytes.length)
+  out.writeUInt32LE(tag, 0)
+  out.set(bytes, TAG_BYTES)
+  return out
+}
+
+/** Splits a unit into its tag and body, or `undefined` if it is too short to have a tag. */
+export function untag(unit: Buffer): { tag: number; body: Buffer } | undefined {
+  if (unit.length < TAG_BYTES) return undefined
+  return { tag: unit.readUInt32LE(0), body: unit.subarray(TAG_BYTES) }
+}
+
+/** Calls `each(bytes, priority)` for every record of an `mqReceiveMany` buffer (the first `used` bytes). */
+export function forEachRecord(buffer: Buffer, used: number, each: (bytes: Buffer, priority: number) => void): number {
+  let at = 0
+  let count = 0
+  while (at + RECORD_HEADER_BYTES <= used) {
+    const length = buffer.readUInt32LE(at)
+    const priority = buffer.readUInt32LE(at + 4)
+    each(buffer.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length), priority)
+    at += RECORD_HEADER_BYTES + length
+    count++
+  }
+  return count
+}
