@@ -8,9 +8,12 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <vector>
 
+#include <mutex>
 #include "callback.h"
+
 #include "thread.h"
 
 namespace ipc {
@@ -125,6 +128,11 @@ class ReceiverCore : public ThreadCore {
   };
 
   void Run() override {
+    Receive();
+    Exiting();
+  }
+
+  void Receive() {
     std::vector<char> buf(sizeof(long) + max_);
     const size_t batchLimit = 256 * 1024;
     while (!stopping()) {
@@ -159,13 +167,30 @@ class ReceiverCore : public ThreadCore {
   // A zero-length message of its type wakes a blocked msgrcv (false if it cannot be sent now,
   // e.g. the queue is full: the thread then ends with its next message or the queue's removal).
   bool Wake() override {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    if (exiting_) return true;  // the thread is past its last msgrcv: nothing to wake
     int err = 0;
-    return SendOne(msqid_, mtype_, nullptr, 0, IPC_NOWAIT, &err);
+    wake_sent_ = SendOne(msqid_, mtype_, nullptr, 0, IPC_NOWAIT, &err);
+    return wake_sent_;
+  }
+
+  // The thread leaves: a wake-up sent after its last msgrcv would stay in the queue, unread, so
+  // it takes it back (a zero-length message of its type; a longer one is left alone: E2BIG).
+  void Exiting() {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    exiting_ = true;
+    if (!wake_sent_) return;
+    char none[sizeof(long)];
+    while (msgrcv(msqid_, none, 0, mtype_, IPC_NOWAIT) < 0 && errno == EINTR) {
+    }
   }
 
   int msqid_;
   long mtype_;
   size_t max_;
+  std::mutex wake_mu_;
+  bool exiting_ = false;
+  bool wake_sent_ = false;
 };
 
 // new SysvReceiver(msqid, mtype, maxBytes, onBatch(error, batch)): see ReceiverCore. onBatch gets

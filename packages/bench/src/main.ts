@@ -129,7 +129,9 @@ async function main(): Promise<void> {
         `${label}: ` +
           (rtt ? `rtt p50 ${rtt.p50Us.toFixed(1)} µs p99 ${rtt.p99Us.toFixed(1)} µs (${rtt.samples} round trips)` : 'rtt failed') +
           '; ' +
-          (tp ? `${Math.round(tp.msgsPerSec).toLocaleString('en-US')} msgs/s, ${(tp.bytesPerSec / 1e6).toFixed(1)} MB/s (${tp.messages} msgs in ${tp.seconds.toFixed(2)} s)` : 'stream failed'),
+          (tp
+            ? `${Math.round(tp.msgsPerSec).toLocaleString('en-US')} msgs/s, ${(tp.bytesPerSec / 1e6).toFixed(1)} MB/s (${tp.messages} msgs in ${tp.seconds.toFixed(2)} s)`
+            : 'stream failed'),
       )
       rows.push({
         name,

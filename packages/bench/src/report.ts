@@ -69,7 +69,16 @@ export function ratioTable(rows: Row[]): string {
 }
 
 export function memoryTable(m: MemoryResult | undefined): string {
-  const head = ['transport', 'highWaterMark', 'payload', 'accepted before send blocked', 'send blocked', 'peak RSS growth', 'limit (hwm + 32 MiB)', 'within limit']
+  const head = [
+    'transport',
+    'highWaterMark',
+    'payload',
+    'accepted before send blocked',
+    'send blocked',
+    'peak RSS growth',
+    'limit (hwm + 32 MiB)',
+    'within limit',
+  ]
   const align: ('l' | 'r')[] = ['l', 'r', 'r', 'r', 'l', 'r', 'r', 'l']
   if (m === undefined) return table(head, align, [['unix', '1 MiB', '64 KiB', '—', '—', '—', '—', 'failed']])
   const MiB = 1024 * 1024

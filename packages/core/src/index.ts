@@ -18,10 +18,3 @@ export { type Procedures, type RpcClient, type RpcReply, type RpcRequest, client
 export type { StandardSchemaV1 } from './schema.js'
 export type { CloseInfo, ReceiveOptions, SendOptions, Transport, TransportOptions, TransportStats } from './transport.js'
 export type { WaitOptions } from './waits.js'
-
-// TODO(core v2): transitional — mechanism packages move to '@ipc/core/mechanism'; removed before release.
-export * from './mechanism/index.js'
-export { parseSize, parseBoolean } from './address.js'
-export { resolveCodec } from './codec.js'
-export { checkMsgpack } from './msgpack-guard.js'
-export { registerScheme } from './registry.js'

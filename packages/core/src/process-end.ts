@@ -51,7 +51,7 @@ export function classifyProcessEnd(watch: ProcessWatch, graceMs = 50): (error: E
 }
 
 /** After the peer exits, how long its end of stream may take before the link is ended anyway. */
-const EXIT_EOF_GRACE_MS = 40
+export const EXIT_EOF_GRACE_MS = 40
 
 /**
  * The {@link StreamLinkOptions} that bind a stream link to one peer process: ends are classified

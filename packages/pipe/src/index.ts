@@ -24,7 +24,10 @@ export { PIPE_ENV, type PipeChild, type PipeSpawnOptions, fromParent, spawn } fr
 registerScheme('pipe', {
   async connect(address, options) {
     if (address.target !== '' && address.target !== 'parent') {
-      throw new IpcError('ERR_IPC_INVALID_ADDRESS', `pipe: addresses are "pipe:" or "pipe:parent" (the parent of a child started by spawn()), got "${address.text}"`)
+      throw new IpcError(
+        'ERR_IPC_INVALID_ADDRESS',
+        `pipe: addresses are "pipe:" or "pipe:parent" (the parent of a child started by spawn()), got "${address.text}"`,
+      )
     }
     return openFromParent(options)
   },

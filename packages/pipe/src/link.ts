@@ -1,5 +1,5 @@
 import { Socket } from 'node:net'
-import { type Transport, type TransportOptions } from '@ipc/core'
+import type { Transport, TransportOptions } from '@ipc/core'
 import { closeAllQuietly, createTransport, processBound, processStreamLink } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 

@@ -76,7 +76,11 @@ export function spawn<Out = unknown, In = unknown>(command: string, args: readon
   // without a pid the spawn failed (e.g. ENOENT): the transport ends with that error
   const failure =
     child.pid === undefined
-      ? new Promise<Error>((resolve) => child.once('error', (err) => resolve(new IpcError('ERR_IPC_SYSTEM', `spawn ${command}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }))))
+      ? new Promise<Error>((resolve) =>
+          child.once('error', (err) =>
+            resolve(new IpcError('ERR_IPC_SYSTEM', `spawn ${command}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })),
+          ),
+        )
       : undefined
   const transport = pipeTransport<Out, In>(fromChild[0], toChild[1], child.pid, transportOptions, failure)
   return { child, transport }

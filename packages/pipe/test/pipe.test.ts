@@ -52,7 +52,7 @@ describe('@ipc/pipe', () => {
     const info = await transport.closed
     expect(info.reason).toBe('error')
     expect(info.error?.code).toBe('ERR_IPC_SYSTEM')
-    expect((info.error?.cause as NodeJS.ErrnoException).code).toBe('ENOENT')
+    expect((info.error?.cause as NodeJS.ErrnoException | undefined)?.code).toBe('ENOENT')
     expect(child.pid).toBeUndefined()
     const err = await transport.send({}).catch((e) => e)
     expect(isIpcError(err)).toBe(true)

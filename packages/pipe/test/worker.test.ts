@@ -25,7 +25,9 @@ describe('promise 3 with Workers (pipe)', () => {
   }, 60_000)
 
   it('the child side inside a Worker: 1,000 messages both ways, then terminate() mid-stream is noticed by the parent within 1 s; the child exits by itself', async () => {
-    const { child, transport } = spawn(process.execPath, [join(here, 'fixtures', 'child-in-worker.mjs'), ENTRY], { spawn: { stdio: ['ignore', 'pipe', 'pipe'] } })
+    const { child, transport } = spawn(process.execPath, [join(here, 'fixtures', 'child-in-worker.mjs'), ENTRY], {
+      spawn: { stdio: ['ignore', 'pipe', 'pipe'] },
+    })
     let stdout = ''
     let stderr = ''
     child.stdout!.on('data', (d) => (stdout += String(d)))

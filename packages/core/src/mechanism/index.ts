@@ -15,7 +15,15 @@ export { CONTROL_BIT, FRAME_HEADER_BYTES, GOODBYE, MAX_FRAME, encodeFrame, write
 export type { CloseReason, Link, LinkEnd, LinkEvents, PeerInfo } from '../link.js'
 export { DEFAULT_BACKLOG, type ListenerControl, type ListenerSource, createListener } from '../listener.js'
 export { type OptionParser, type OptionParsers, count, duration, flag, oneOf, parseOptions, size } from '../options.js'
-export { type ExitWatcher, type OpenExitWatcher, type ProcessWatch, classifyProcessEnd, processAlive, processBound } from '../process-end.js'
+export {
+  EXIT_EOF_GRACE_MS,
+  type ExitWatcher,
+  type OpenExitWatcher,
+  type ProcessWatch,
+  classifyProcessEnd,
+  processAlive,
+  processBound,
+} from '../process-end.js'
 export { COMMON_OPTIONS, type SchemeHandler, loadScheme, registerScheme, schemeHandler } from '../registry.js'
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream-link.js'
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'

@@ -37,19 +37,6 @@ function within(promise: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /**
- * Removes what is left on a closed receiver's mtype: the zero-length message that woke its thread
- * if the thread had already left `msgrcv` (see the README: the addon cannot take it back itself).
- */
-function sweep(msqid: number, mtype: number, maxBytes: number): void {
-  try {
-    for (let n = 0; n < 64 && native.msgReceiveNow(msqid, mtype, maxBytes) !== null; n++) debug('mq+sysv: removed a leftover message of mtype %d', mtype)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'EIDRM' && code !== 'EINVAL') debug('mq+sysv: cannot sweep mtype %d of msqid %d: %s', mtype, msqid, (err as Error).message)
-  }
-}
-
-/**
  * `mq+sysv:` connect: a live listener must hold the key file's lock; our receive thread waits on a
  * random mtype; the hello (our mark, our mtype) goes to mtype 2 and the ack (our tag, the
  * listener's mark) comes back on ours. The receiver lives until the listener has said it sends
@@ -100,14 +87,11 @@ export async function connectSysv<Out, In>(address: Address, options: ConnectOpt
     })
   })
   const sendQueue = new SysvSendQueue(msqid, (err) => (link ? link.fail(err) : onFailure?.(err)))
-  /** Closes the receiver one turn later (its thread is then back in `msgrcv`, where the wake-up reaches it), then sweeps its mtype. */
+  /** Closes the receiver (the addon takes back its wake-up message if the thread had already left `msgrcv`). */
   const closeReceiver = (): void => {
     if (!receiverOpen) return
     receiverOpen = false
-    setImmediate(() => {
-      receiver.close()
-      setTimeout(() => sweep(msqid, mtype, unit), 50).unref()
-    })
+    receiver.close()
   }
 
   let ack: Ack | undefined

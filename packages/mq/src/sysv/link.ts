@@ -1,5 +1,5 @@
 import type { PeerInfo } from '@ipc/core'
-import type { Link, LinkEnd, LinkEvents } from '@ipc/core/mechanism'
+import { EXIT_EOF_GRACE_MS, type Link, type LinkEnd, type LinkEvents } from '@ipc/core/mechanism'
 import { CLOSED_UNIT, KIND_CLOSED, KIND_CREDIT, creditUnit, dataUnit } from './wire.js'
 
 /**
@@ -9,12 +9,6 @@ import { CLOSED_UNIT, KIND_CLOSED, KIND_CREDIT, creditUnit, dataUnit } from './w
  * window is what bounds a slow reader's memory instead.
  */
 export const WINDOW = 512 * 1024
-
-/**
- * How long, after the peer's mark ends, its last units may take to come through the receive
- * thread before the link ends anyway (the 40 ms core allows a dying process's stream, too).
- */
-export const EXIT_GRACE_MS = 40
 
 /** What a {@link SysvLink} asks of the side that owns the queue. */
 export interface SysvLinkHooks {
@@ -183,7 +177,7 @@ export class SysvLink implements Link {
       this.paused = false
       this.flushHeld()
       this.end({ reason: 'peer-exited' })
-    }, EXIT_GRACE_MS).unref()
+    }, EXIT_EOF_GRACE_MS).unref() // the peer's last units may still be coming through the receive thread
   }
 
   /** The queue is gone (removed by its listener, or by a reclaiming one): nothing more comes or goes. */
