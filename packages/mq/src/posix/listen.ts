@@ -12,6 +12,7 @@ import {
   resolveTransportOptions,
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
+import { HelloGate } from '../hello-gate.js'
 import { ownMark, watchPeer } from '../marks.js'
 import { MqLink } from './link.js'
 import { TaggedReader, UnitSender } from './queue-io.js'
@@ -34,7 +35,6 @@ import { HELLO_TAG, type Hello, MIN_MSGSIZE, PRIORITIES, TAG_BYTES, decodeHello,
  * `accept()` makes room; past this many, further hellos are refused. They cannot wait in the
  * kernel: the server queue also carries the data of accepted connections, so it is always read.
  */
-const MAX_WAITING_HELLOS = 4096
 
 /** What the listener keeps per accepted connection. */
 interface Connection {
@@ -59,7 +59,6 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
   reclaimReplyQueues(name, replyPattern)
   const attr = native.mqGetattr(fd)
   const connections = new Map<number, Connection>()
-  const waiting: Hello[] = []
   let nextTag = 1
   /** The next connection tag (u32, never 0, never one in use). */
   const takeTag = (): number => {
@@ -101,33 +100,7 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
     },
   })
 
-  const onHello = (body: Buffer): void => {
-    if (listenerClosed) {
-      control.reject('a hello after the listener closed')
-      return
-    }
-    let hello: Hello
-    try {
-      hello = decodeHello(body)
-    } catch (err) {
-      control.reject(`a malformed hello: ${(err as Error).message}`)
-      return
-    }
-    if (waiting.length === 0 && !control.full) {
-      acceptHello(hello)
-      return
-    }
-    if (waiting.length >= MAX_WAITING_HELLOS) {
-      control.reject(`the backlog is full and ${MAX_WAITING_HELLOS} hellos wait already`)
-      return
-    }
-    waiting.push(hello)
-  }
-
-  /** Takes waiting hellos while the backlog has room. */
-  const takeWaiting = (): void => {
-    while (waiting.length > 0 && !control.full && !listenerClosed) acceptHello(waiting.shift()!)
-  }
+  const onHello = (body: Buffer): void => gate.offer(body)
 
   /**
    * Checks a hello (its reply queue: name, owner, mode, size; the client's mark: watchable and
@@ -190,14 +163,14 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
       address: address.text,
       async close() {
         listenerClosed = true
-        for (const hello of waiting.splice(0)) control.reject(`hello of pid ${hello.mark.pid}: the listener closed before it was accepted`)
+        gate.close()
         unlinkQueue(name) // no new client finds it; accepted connections go on over the open queue
         if (connections.size === 0) shutdown()
       },
     },
     options.backlog,
   )
-  control.onRoom(takeWaiting)
+  const gate = new HelloGate<Hello>(control, decodeHello, acceptHello)
   reader.update()
   return control.listener
 }

@@ -11,13 +11,12 @@
  * - `mqReceiveMany` fills its buffer with records `[u32 length][u32 priority][bytes]`.
  */
 import { MARK_REF_BYTES, type MarkRef, readMarkRef, writeMarkRef } from '@ipc/core/mechanism'
+import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith } from '../tagging.js'
+
+export { ACK_BYTES, type Ack, HELLO_TAG, TAG_BYTES, tagged, untag } from '../tagging.js'
 
 /** Priorities offered to `send(msg, { priority })`: 0 (lowest) to `PRIORITIES - 1`; the ack goes at the top one. */
 export const PRIORITIES = 32
-/** The tag of hello units on the server queue; connection tags start at 1. */
-export const HELLO_TAG = 0
-/** Bytes of the tag in front of every unit. */
-export const TAG_BYTES = 4
 /** Bytes of a record header in an `mqReceiveMany` buffer: `[u32 length][u32 priority]`. */
 export const RECORD_HEADER_BYTES = 8
 /** The smallest queue message that carries a tagged hello or ack (and the `msgsize` option's minimum). */
@@ -31,8 +30,6 @@ export const ACK_MAGIC = 0x32415049
 export const REPLY_RANDOM_BYTES = 8
 /** `[u32 magic][mark 16][8 random][u32 client tag]`. */
 export const HELLO_BYTES = 4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES + 4
-/** `[u32 magic][u32 connection tag][mark 16]`. */
-export const ACK_BYTES = 4 + 4 + MARK_REF_BYTES
 
 /**
  * A client's hello: its environment's mark (whose pid is the client's), the random part of its
@@ -42,12 +39,6 @@ export interface Hello {
   mark: MarkRef
   random: Buffer
   clientTag: number
-}
-
-/** The listener's ack: the tag of this connection's units on the server queue, and the listener's mark. */
-export interface Ack {
-  tag: number
-  mark: MarkRef
 }
 
 /** The reply queue a hello names: `<server>.<pid>.<random as hex>`. */
@@ -79,36 +70,10 @@ export function decodeHello(bytes: Uint8Array): Hello {
 }
 
 /** The ack's bytes (sent with the client's tag, at priority `PRIORITIES - 1`). */
-export function encodeAck(ack: Ack): Buffer {
-  const out = Buffer.alloc(ACK_BYTES)
-  out.writeUInt32LE(ACK_MAGIC, 0)
-  out.writeUInt32LE(ack.tag, 4)
-  writeMarkRef(ack.mark, out, 8)
-  return out
-}
+export const encodeAck = (ack: Ack): Buffer => encodeAckWith(ACK_MAGIC, ack)
 
-/** Parses an ack (after the tag), or `undefined` if the bytes are not one. */
-export function decodeAck(bytes: Uint8Array): Ack | undefined {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (b.length !== ACK_BYTES || b.readUInt32LE(0) !== ACK_MAGIC) return undefined
-  const tag = b.readUInt32LE(4)
-  const mark = readMarkRef(b, 8)
-  return tag === HELLO_TAG || mark === undefined ? undefined : { tag, mark }
-}
-
-/** Prepends `tag` to `bytes` (what `mqSend(fd, tag, …)` does natively). */
-export function tagged(tag: number, bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(TAG_BYTES + bytes.length)
-  out.writeUInt32LE(tag, 0)
-  out.set(bytes, TAG_BYTES)
-  return out
-}
-
-/** Splits a unit into its tag and body, or `undefined` if it is too short to have a tag. */
-export function untag(unit: Buffer): { tag: number; body: Buffer } | undefined {
-  if (unit.length < TAG_BYTES) return undefined
-  return { tag: unit.readUInt32LE(0), body: unit.subarray(TAG_BYTES) }
-}
+/** Parses an ack, or `undefined` if the bytes are not one. */
+export const decodeAck = (bytes: Uint8Array): Ack | undefined => decodeAckWith(ACK_MAGIC, bytes)
 
 /** Calls `each(bytes, priority)` for every record of an `mqReceiveMany` buffer (the first `used` bytes). */
 export function forEachRecord(buffer: Buffer, used: number, each: (bytes: Buffer, priority: number) => void): number {

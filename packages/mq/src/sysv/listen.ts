@@ -12,6 +12,7 @@ import {
   resolveTransportOptions,
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
+import { HelloGate } from '../hello-gate.js'
 import { sysvCreationError, sysvUnitBytes } from '../limits.js'
 import { ownMark, watchPeer } from '../marks.js'
 import { type KeyFileClaim, claimKeyFile, keyPath, queueKey, releaseKeyFile } from './keyfile.js'
@@ -26,9 +27,6 @@ export interface SysvListenOptions<In = unknown> extends ListenOptions<In> {
 }
 
 const SYSV = native.sysvConstants
-
-/** Hellos that wait (not accepted) while the backlog is full; past this many, further hellos are refused. */
-const MAX_WAITING_HELLOS = 4096
 
 /** What the listener keeps per connection, until the client is done with the queue. */
 interface Connection {
@@ -92,7 +90,6 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
   }
 
   const connections = new Map<number, Connection>()
-  const waiting: Hello[] = []
   let nextTag = 1
   /** The next connection tag (u32, never 0, never one in use). */
   const takeTag = (): number => {
@@ -157,32 +154,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     maybeShutdown()
   }
 
-  const onHello = (body: Buffer): void => {
-    if (listenerClosed) {
-      control.reject('a hello after the listener closed')
-      return
-    }
-    let hello: Hello
-    try {
-      hello = decodeHello(body)
-    } catch (err) {
-      control.reject(`a malformed hello: ${(err as Error).message}`)
-      return
-    }
-    if (waiting.length === 0 && !control.full) {
-      acceptHello(hello)
-      return
-    }
-    if (waiting.length >= MAX_WAITING_HELLOS) {
-      control.reject(`the backlog is full and ${MAX_WAITING_HELLOS} hellos wait already`)
-      return
-    }
-    waiting.push(hello)
-  }
-
-  const takeWaiting = (): void => {
-    while (waiting.length > 0 && !control.full && !listenerClosed) acceptHello(waiting.shift()!)
-  }
+  const onHello = (body: Buffer): void => gate.offer(body)
 
   /** Checks a hello (a free mtype, a watchable live mark), sends the ack and offers the connection; refuses it otherwise. */
   const acceptHello = (hello: Hello): void => {
@@ -236,10 +208,10 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     forEachRecord(batch!, (message) => {
       const m = untag(message)
       if (m === undefined) return control.reject(`a ${message.length}-byte message without a tag`)
-      if (m.tag === HELLO_TAG) return onHello(m.unit)
+      if (m.tag === HELLO_TAG) return onHello(m.body)
       const c = connections.get(m.tag)
-      if (c) c.link.deliver(m.unit)
-      else debug('%s: dropped a %d-byte unit for connection %d (it has ended)', label, m.unit.length, m.tag)
+      if (c) c.link.deliver(m.body)
+      else debug('%s: dropped a %d-byte unit for connection %d (it has ended)', label, m.body.length, m.tag)
     })
   })
 
@@ -248,7 +220,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
       address: address.text,
       async close() {
         listenerClosed = true
-        for (const hello of waiting.splice(0)) control.reject(`hello of pid ${hello.mark.pid}: the listener closed before it was accepted`)
+        gate.close()
         maybeShutdown()
         let active = false
         for (const c of connections.values()) if (!c.released) active = true
@@ -257,6 +229,6 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     },
     options.backlog,
   )
-  control.onRoom(takeWaiting)
+  const gate = new HelloGate<Hello>(control, decodeHello, acceptHello)
   return control.listener
 }

@@ -17,6 +17,9 @@
  * A `SysvReceiver` batch is a run of records `[u32 length][bytes]`.
  */
 import { MARK_REF_BYTES, type MarkRef, readMarkRef, writeMarkRef } from '@ipc/core/mechanism'
+import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith } from '../tagging.js'
+
+export { ACK_BYTES, type Ack, HELLO_TAG, TAG_BYTES, tagged, untag } from '../tagging.js'
 
 /** mtype of the header message. */
 export const MTYPE_HEADER = 1
@@ -28,10 +31,6 @@ export const MIN_CLIENT_MTYPE = 0x1000000
 export const MAX_CLIENT_MTYPE = 0x7fffffff
 /** The header's bytes (version 2: liveness marks; version 1 named the owner pid). */
 export const HEADER = Buffer.from('IPCSV2', 'latin1')
-/** The tag of hellos on {@link MTYPE_SERVER}. */
-export const HELLO_TAG = 0
-/** Bytes of the tag in front of every listener-bound message. */
-export const TAG_BYTES = 4
 /** Bytes of a record header in a `SysvReceiver` batch: `[u32 length]`. */
 export const RECORD_HEADER_BYTES = 4
 
@@ -41,8 +40,6 @@ export const HELLO_MAGIC = 0x32485349
 export const ACK_MAGIC = 0x32415349
 /** `[u32 magic][mark 16][u32 client mtype]`. */
 export const HELLO_BYTES = 4 + MARK_REF_BYTES + 4
-/** `[u32 magic][u32 connection tag][mark 16]`. */
-export const ACK_BYTES = 4 + 4 + MARK_REF_BYTES
 
 /** Kind byte of a data unit: core's bytes follow. */
 export const KIND_DATA = 0
@@ -57,12 +54,6 @@ export const CLOSED_UNIT: Uint8Array = Uint8Array.of(KIND_CLOSED)
 export interface Hello {
   mark: MarkRef
   mtype: number
-}
-
-/** The listener's ack: the connection's tag, and the listener's mark. */
-export interface Ack {
-  tag: number
-  mark: MarkRef
 }
 
 /** `true` when `bytes` is our header. */
@@ -92,36 +83,10 @@ export function decodeHello(bytes: Uint8Array): Hello {
 }
 
 /** The ack's bytes (the first message on the client's mtype). */
-export function encodeAck(ack: Ack): Buffer {
-  const out = Buffer.alloc(ACK_BYTES)
-  out.writeUInt32LE(ACK_MAGIC, 0)
-  out.writeUInt32LE(ack.tag, 4)
-  writeMarkRef(ack.mark, out, 8)
-  return out
-}
+export const encodeAck = (ack: Ack): Buffer => encodeAckWith(ACK_MAGIC, ack)
 
 /** Parses an ack, or `undefined` if the bytes are not one. */
-export function decodeAck(bytes: Uint8Array): Ack | undefined {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (b.length !== ACK_BYTES || b.readUInt32LE(0) !== ACK_MAGIC) return undefined
-  const tag = b.readUInt32LE(4)
-  const mark = readMarkRef(b, 8)
-  return tag === HELLO_TAG || mark === undefined ? undefined : { tag, mark }
-}
-
-/** `[u32 tag][bytes]`: a listener-bound message. */
-export function tagged(tag: number, bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(TAG_BYTES + bytes.length)
-  out.writeUInt32LE(tag, 0)
-  out.set(bytes, TAG_BYTES)
-  return out
-}
-
-/** Splits a listener-bound message into its tag and unit, or `undefined` if it is too short to have a tag. */
-export function untag(message: Buffer): { tag: number; unit: Buffer } | undefined {
-  if (message.length < TAG_BYTES) return undefined
-  return { tag: message.readUInt32LE(0), unit: message.subarray(TAG_BYTES) }
-}
+export const decodeAck = (bytes: Uint8Array): Ack | undefined => decodeAckWith(ACK_MAGIC, bytes)
 
 /** A data unit: the kind byte, then `bytes`. */
 export function dataUnit(bytes: Uint8Array): Buffer {
