@@ -49,3 +49,31 @@ export function untag(message: Buffer): { tag: number; body: Buffer } | undefine
   if (message.length < TAG_BYTES) return undefined
   return { tag: message.readUInt32LE(0), body: message.subarray(TAG_BYTES) }
 }
+
+/**
+ * The start every hello shares: `[u32 LE magic][the client's liveness mark, 16 bytes]`, then the
+ * mechanism's fields. Checks the length, the magic and the mark; throws an `Error` saying what is
+ * wrong. Returns the bytes (as a Buffer) and the mark.
+ */
+export function openHello(bytes: Uint8Array, magic: number, size: number): { b: Buffer; mark: MarkRef } {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b.length !== size) throw new Error(`a hello is ${size} bytes, got ${b.length}`)
+  if (b.readUInt32LE(0) !== magic) throw new Error('not a hello (bad magic)')
+  const mark = readMarkRef(b, 4)
+  if (mark === undefined) throw new Error('the hello names no valid liveness mark')
+  return { b, mark }
+}
+
+/** Hands out connection tags: u32, never 0 (the hello tag), never one `inUse` still holds. */
+export function tagAllocator(inUse: { has(tag: number): boolean }): () => number {
+  let next = 1
+  const step = (): void => {
+    next = next >= 0xffffffff ? 1 : next + 1
+  }
+  return () => {
+    while (inUse.has(next)) step()
+    const tag = next
+    step()
+    return tag
+  }
+}

@@ -13,6 +13,7 @@ import {
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { HelloGate } from '../hello-gate.js'
+import { tagAllocator } from '../tagging.js'
 import { ownMark, watchPeer } from '../marks.js'
 import { MqLink } from './link.js'
 import { TaggedReader, UnitSender } from './queue-io.js'
@@ -59,14 +60,7 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
   reclaimReplyQueues(name, replyPattern)
   const attr = native.mqGetattr(fd)
   const connections = new Map<number, Connection>()
-  let nextTag = 1
-  /** The next connection tag (u32, never 0, never one in use). */
-  const takeTag = (): number => {
-    while (connections.has(nextTag)) nextTag = nextTag >= 0xffffffff ? 1 : nextTag + 1
-    const tag = nextTag
-    nextTag = nextTag >= 0xffffffff ? 1 : nextTag + 1
-    return tag
-  }
+  const takeTag = tagAllocator(connections)
   let listenerClosed = false
   let shut = false
 

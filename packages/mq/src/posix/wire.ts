@@ -10,8 +10,8 @@
  *   the hello. The first unit of a tag is the ack; core's frames follow.
  * - `mqReceiveMany` fills its buffer with records `[u32 length][u32 priority][bytes]`.
  */
-import { MARK_REF_BYTES, type MarkRef, readMarkRef, writeMarkRef } from '@ipc/core/mechanism'
-import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith } from '../tagging.js'
+import { MARK_REF_BYTES, type MarkRef, writeMarkRef } from '@ipc/core/mechanism'
+import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith, openHello } from '../tagging.js'
 
 export { ACK_BYTES, type Ack, HELLO_TAG, TAG_BYTES, tagged, untag } from '../tagging.js'
 
@@ -59,11 +59,7 @@ export function encodeHello(hello: Hello): Buffer {
 
 /** Parses a hello's bytes (after the tag); throws an `Error` saying what is wrong. */
 export function decodeHello(bytes: Uint8Array): Hello {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (b.length !== HELLO_BYTES) throw new Error(`a hello is ${HELLO_BYTES} bytes, got ${b.length}`)
-  if (b.readUInt32LE(0) !== HELLO_MAGIC) throw new Error('not a hello (bad magic)')
-  const mark = readMarkRef(b, 4)
-  if (mark === undefined) throw new Error('the hello names no valid liveness mark')
+  const { b, mark } = openHello(bytes, HELLO_MAGIC, HELLO_BYTES)
   const clientTag = b.readUInt32LE(4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES)
   if (clientTag === 0) throw new Error('client tag 0')
   return { mark, random: Buffer.from(b.subarray(4 + MARK_REF_BYTES, 4 + MARK_REF_BYTES + REPLY_RANDOM_BYTES)), clientTag }

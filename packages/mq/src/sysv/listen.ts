@@ -13,6 +13,7 @@ import {
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { HelloGate } from '../hello-gate.js'
+import { tagAllocator } from '../tagging.js'
 import { sysvCreationError, sysvUnitBytes } from '../limits.js'
 import { ownMark, watchPeer } from '../marks.js'
 import { type KeyFileClaim, claimKeyFile, keyPath, queueKey, releaseKeyFile } from './keyfile.js'
@@ -90,14 +91,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
   }
 
   const connections = new Map<number, Connection>()
-  let nextTag = 1
-  /** The next connection tag (u32, never 0, never one in use). */
-  const takeTag = (): number => {
-    while (connections.has(nextTag)) nextTag = nextTag >= 0xffffffff ? 1 : nextTag + 1
-    const tag = nextTag
-    nextTag = nextTag >= 0xffffffff ? 1 : nextTag + 1
-    return tag
-  }
+  const takeTag = tagAllocator(connections)
   let listenerClosed = false
   let shut = false
   let markRemoved!: () => void

@@ -16,8 +16,8 @@
  * more; the other side answers with its own closed unless it has sent it already).
  * A `SysvReceiver` batch is a run of records `[u32 length][bytes]`.
  */
-import { MARK_REF_BYTES, type MarkRef, readMarkRef, writeMarkRef } from '@ipc/core/mechanism'
-import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith } from '../tagging.js'
+import { MARK_REF_BYTES, type MarkRef, writeMarkRef } from '@ipc/core/mechanism'
+import { type Ack, HELLO_TAG, decodeAckWith, encodeAckWith, openHello } from '../tagging.js'
 
 export { ACK_BYTES, type Ack, HELLO_TAG, TAG_BYTES, tagged, untag } from '../tagging.js'
 
@@ -72,11 +72,7 @@ export function encodeHello(hello: Hello): Buffer {
 
 /** Parses a hello (after the tag); throws an `Error` saying what is wrong. */
 export function decodeHello(bytes: Uint8Array): Hello {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (b.length !== HELLO_BYTES) throw new Error(`a hello is ${HELLO_BYTES} bytes, got ${b.length}`)
-  if (b.readUInt32LE(0) !== HELLO_MAGIC) throw new Error('not a hello (bad magic)')
-  const mark = readMarkRef(b, 4)
-  if (mark === undefined) throw new Error('the hello names no valid liveness mark')
+  const { b, mark } = openHello(bytes, HELLO_MAGIC, HELLO_BYTES)
   const mtype = b.readUInt32LE(4 + MARK_REF_BYTES)
   if (mtype < MIN_CLIENT_MTYPE || mtype > MAX_CLIENT_MTYPE) throw new Error(`mtype ${mtype} is outside ${MIN_CLIENT_MTYPE}–${MAX_CLIENT_MTYPE}`)
   return { mark, mtype }
