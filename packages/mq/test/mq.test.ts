@@ -8,6 +8,7 @@ import { native } from '@ipc/native'
 import '../src/index.js'
 import { queueBytes, readLimits } from '../src/limits.js'
 import { HELLO_TAG, encodeHello, replyQueueName } from '../src/posix/wire.js'
+import { backlogFullHellosWait } from './backlog.js'
 import { ENTRY, fresh, leftovers, mqueueVisible } from './targets.js'
 
 const visible = mqueueVisible() // so leftover queues are visible to the checks
@@ -134,21 +135,7 @@ describe('mq: POSIX queues', () => {
   })
 
   it('while the backlog is full, hellos wait (none refused) and every client gets in as accept() makes room', async () => {
-    const address = `${fresh()}?backlog=2`
-    const server = await listen(address)
-    const clients = Array.from({ length: 8 }, () => connect(address, { timeout: 20_000 }))
-    await new Promise((r) => setTimeout(r, 100))
-    expect(server.stats.queued).toBe(2)
-    const accepted = []
-    for (let k = 0; k < 8; k++) {
-      accepted.push(await server.accept({ timeout: 10_000 }))
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    const ends = await Promise.all(clients)
-    expect(server.stats.rejected).toBe(0)
-    await Promise.all(ends.map((t) => t.close()))
-    await Promise.all(accepted.map((c) => c.closed))
-    await server.close()
+    await backlogFullHellosWait(fresh())
   })
 
   it('a client process killed while connected is seen as peer-exited and leaves no queue behind', async () => {

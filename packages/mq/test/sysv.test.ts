@@ -7,6 +7,7 @@ import { describeConformance, exitOf, roundTrip, spawnEchoListener } from '@ipc/
 import { native } from '@ipc/native'
 import { KEY_FILE_TEXT, queueKey } from '../src/sysv/keyfile.js'
 import { HEADER, HELLO_TAG, MIN_CLIENT_MTYPE, MTYPE_HEADER, MTYPE_SERVER, encodeHello, isHeader, tagged } from '../src/sysv/wire.js'
+import { backlogFullHellosWait } from './backlog.js'
 import { ENTRY, sysvFolder, sysvTarget } from './targets.js'
 
 const require = createRequire(import.meta.url)
@@ -161,21 +162,7 @@ describe('mq+sysv: rendezvous', () => {
   })
 
   it('while the backlog is full, hellos wait (none refused) and every client gets in as accept() makes room', async () => {
-    const address = `${folder.fresh()}?backlog=2`
-    const server = await listen(address)
-    const clients = Array.from({ length: 8 }, () => connect(address, { timeout: 20_000 }))
-    await new Promise((r) => setTimeout(r, 100))
-    expect(server.stats.queued).toBe(2)
-    const accepted = []
-    for (let k = 0; k < 8; k++) {
-      accepted.push(await server.accept({ timeout: 10_000 }))
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    const ends = await Promise.all(clients)
-    expect(server.stats.rejected).toBe(0)
-    await Promise.all(ends.map((t) => t.close()))
-    await Promise.all(accepted.map((c) => c.closed))
-    await server.close()
+    await backlogFullHellosWait(folder.fresh())
   })
 
   it('a queue removed from outside (ipcrm) ends its connections with "peer" and closes the listener, which removes its key file', async () => {
@@ -196,11 +183,14 @@ describe('mq+sysv: rendezvous', () => {
     const address = `mq+sysv:${path}`
     const server = await listen(address)
     folder.track(path)
+    const accepted: Promise<unknown>[] = []
     const served = (async () => {
-      for await (const c of server)
+      for await (const c of server) {
+        accepted.push(c.closed)
         void (async () => {
           for await (const m of c) await c.send(m).catch(() => undefined)
         })()
+      }
     })()
     for (let i = 0; i < 300; i++) {
       const t = await connect(address, { timeout: 10_000 })
@@ -208,7 +198,8 @@ describe('mq+sysv: rendezvous', () => {
       if (i % 2 === 0) expect(await t.receive({ timeout: 10_000 })).toEqual({ i }) // half of them close with the echo still on its way
       await t.close()
     }
-    await new Promise((r) => setTimeout(r, 200)) // the last cycles' units settle
+    expect(accepted).toHaveLength(300)
+    await Promise.all(accepted) // every listener-side end has seen its client's close
     // only the header: no credit, closed unit, echo or wake-up left for a client that has gone
     expect(census(msqidOf(path))).toEqual({ header: 1 })
     await server.close()
