@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type Address, parseAddress } from './address.js'
 import { debug } from './debug.js'
@@ -94,9 +95,28 @@ export const COMMON_OPTIONS: OptionParsers = {
   },
 }
 
+/**
+ * The ES module entry of `pkg` as seen from `file` (its package.json `exports['.'].import`), else
+ * whatever `require` resolves: the SDK's packages are loaded as ES modules, as an application that
+ * imports them would.
+ */
+function resolveEntry(pkg: string, file: string): string {
+  const require = createRequire(file)
+  try {
+    const manifest = require.resolve(`${pkg}/package.json`)
+    const json = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, { import?: string | { default?: string } }>; module?: string }
+    const esm = json.exports?.['.']?.import
+    const entry = typeof esm === 'string' ? esm : (esm?.default ?? json.module)
+    if (entry !== undefined) return join(dirname(manifest), entry)
+  } catch (err) {
+    debug('%s: no package.json export seen from %s (%s)', pkg, file, (err as Error).message)
+  }
+  return require.resolve(pkg)
+}
+
 /** Candidate places to import a mechanism package from: core's own location, then the application's. */
 function importers(pkg: string): (() => Promise<unknown>)[] {
-  const fromFile = (file: string) => () => import(pathToFileURL(createRequire(file).resolve(pkg)).href)
+  const fromFile = (file: string) => () => import(pathToFileURL(resolveEntry(pkg, file)).href)
   const out: (() => Promise<unknown>)[] = [() => import(pkg)]
   if (process.argv[1]) out.push(fromFile(process.argv[1]))
   out.push(fromFile(join(process.cwd(), 'noop.js')))
