@@ -23,16 +23,20 @@ export class HelloGate<H extends { mark: MarkRef }> {
 
   /** A hello's bytes arrived. */
   offer(body: Buffer): void {
-    if (this.closed) return this.control.reject('a hello after the listener closed')
+    if (this.closed) {
+      this.control.reject('a hello after the listener closed')
+      return
+    }
     let hello: H
     try {
       hello = this.decode(body)
     } catch (err) {
-      return this.control.reject(`a malformed hello: ${(err as Error).message}`)
+      this.control.reject(`a malformed hello: ${(err as Error).message}`)
+      return
     }
-    if (this.waiting.length === 0 && !this.control.full) return this.accept(hello)
-    if (this.waiting.length >= MAX_WAITING_HELLOS) return this.control.reject(`the backlog is full and ${MAX_WAITING_HELLOS} hellos wait already`)
-    this.waiting.push(hello)
+    if (this.waiting.length === 0 && !this.control.full) this.accept(hello)
+    else if (this.waiting.length >= MAX_WAITING_HELLOS) this.control.reject(`the backlog is full and ${MAX_WAITING_HELLOS} hellos wait already`)
+    else this.waiting.push(hello)
   }
 
   /** The listener closed: waiting hellos are refused, later ones too. */
