@@ -1,4 +1,5 @@
 import type { LinkEvents } from '../link.js'
+import { Queue } from '../queue.js'
 
 /**
  * Where a unit link (message queues, rings) puts what it reads while core has paused it or has
@@ -10,14 +11,16 @@ export class HeldUnits {
   events: LinkEvents | undefined
   /** `true` while core has paused the link. */
   paused = false
-  private readonly held: [Uint8Array, number][] = []
+  private readonly units = new Queue<Uint8Array>()
+  private readonly lanes = new Queue<number>()
   /** Bytes held. */
   bytes = 0
 
   /** Passes `unit` (of `lane`) on, or holds it while paused or not started. */
   deliver(unit: Uint8Array, lane = 0): void {
-    if (this.paused || this.events === undefined || this.held.length > 0) {
-      this.held.push([unit, lane])
+    if (this.paused || this.events === undefined || this.units.length > 0) {
+      this.units.push(unit)
+      this.lanes.push(lane)
       this.bytes += unit.length
       if (!this.paused && this.events !== undefined) this.flush()
       return
@@ -27,8 +30,9 @@ export class HeldUnits {
 
   /** Passes on what was held, in order, until paused again. */
   flush(): void {
-    while (this.held.length > 0 && !this.paused && this.events !== undefined) {
-      const [unit, lane] = this.held.shift()!
+    while (this.units.length > 0 && !this.paused && this.events !== undefined) {
+      const unit = this.units.shift()!
+      const lane = this.lanes.shift()!
       this.bytes -= unit.length
       this.events.data(unit, lane)
     }
@@ -36,7 +40,7 @@ export class HeldUnits {
 
   /** Drops what is held (the link is destroyed). */
   clear(): void {
-    this.held.length = 0
+    while (this.units.shift() !== undefined) this.lanes.shift()
     this.bytes = 0
   }
 }

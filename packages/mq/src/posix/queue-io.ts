@@ -4,7 +4,7 @@
  */
 import { getSystemErrorName } from 'node:util'
 import { native } from '@ipc/native'
-import { RECORD_HEADER_BYTES, forEachRecord, untag } from './wire.js'
+import { RECORD_HEADER_BYTES, TAG_BYTES, forEachRecord } from './wire.js' // a unit is [u32 tag][body] (wire.ts: tagged/untag)
 
 /** An errno error for a negative `FdWatcher` event (a poll failure). */
 export function pollError(events: number): Error {
@@ -179,9 +179,8 @@ export class TaggedReader {
       do {
         this.again = false
         drainQueue(this.fd, this.bufferSize, this.msgsize, (unit, priority) => {
-          const u = untag(unit)
-          if (u === undefined) this.events.junk(unit.length)
-          else this.events.unit(u.tag, u.body, priority)
+          if (unit.length < TAG_BYTES) this.events.junk(unit.length)
+          else this.events.unit(unit.readUInt32LE(0), unit.subarray(TAG_BYTES), priority)
         })
       } while (this.again && !this.closed)
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { PeerInfo } from '@ipc/core'
-import { EXIT_EOF_GRACE_MS, type Link, type LinkEnd, type LinkEvents } from '@ipc/core/mechanism'
+import { EXIT_EOF_GRACE_MS, HeldUnits, type Link, type LinkEnd, type LinkEvents } from '@ipc/core/mechanism'
 import { CLOSED_UNIT, KIND_CLOSED, KIND_CREDIT, creditUnit, dataUnit } from './wire.js'
 
 /**
@@ -35,10 +35,8 @@ export interface SysvLinkHooks {
  */
 export class SysvLink implements Link {
   private events: LinkEvents | undefined
-  private held: Buffer[] = []
-  /** Bytes held while core has the link paused (or not started). */
-  heldBytes = 0
-  private paused = false
+  /** Data units held while core has the link paused (or not started); they reach `pass()` in order. */
+  private readonly held = new HeldUnits()
   private ended = false
   private pendingEnd: LinkEnd | undefined
   private released = false
@@ -79,20 +77,22 @@ export class SysvLink implements Link {
       this.gotClosed = true
       this.sendClosed() // the answer the peer waits for before it stops reading
       this.markPeerDone()
-      this.paused = false
       this.flushHeld()
       this.end({ reason: 'peer' })
       return
     }
-    const bytes = unit.subarray(1)
-    if (this.paused || this.events === undefined) {
-      this.held.push(bytes)
-      this.heldBytes += bytes.length
-    } else this.pass(bytes)
+    this.held.deliver(unit.subarray(1))
+  }
+
+  /** Bytes held while core has the link paused (or not started). */
+  get heldBytes(): number {
+    return this.held.bytes
   }
 
   private pass(bytes: Buffer): void {
-    this.events!.data(bytes)
+    const events = this.events
+    if (events === undefined) return // the link has ended: nobody reads it
+    events.data(bytes)
     this.consumed += bytes.length
     if (this.consumed >= WINDOW / 4 && !this.sentClosed) {
       const grant = creditUnit(this.consumed)
@@ -127,16 +127,15 @@ export class SysvLink implements Link {
     this.events?.drain()
   }
 
+  /** Passes on what was held (no longer paused). */
   private flushHeld(): void {
-    while (this.held.length > 0 && !this.paused && this.events !== undefined) {
-      const bytes = this.held.shift()!
-      this.heldBytes -= bytes.length
-      this.pass(bytes)
-    }
+    this.held.paused = false
+    this.held.flush()
   }
 
   start(events: LinkEvents): void {
     this.events = events
+    this.held.events = { data: (bytes) => this.pass(bytes as Buffer), drain: () => {}, end: () => {} }
     this.flushHeld()
     if (this.pendingEnd) {
       const end = this.pendingEnd
@@ -159,11 +158,10 @@ export class SysvLink implements Link {
   }
 
   pause(): void {
-    this.paused = true
+    this.held.paused = true
   }
 
   resume(): void {
-    this.paused = false
     this.flushHeld()
   }
 
@@ -174,7 +172,6 @@ export class SysvLink implements Link {
     this.markPeerGone()
     if (this.ended) return
     setTimeout(() => {
-      this.paused = false
       this.flushHeld()
       this.end({ reason: 'peer-exited' })
     }, EXIT_EOF_GRACE_MS).unref() // the peer's last units may still be coming through the receive thread
@@ -185,7 +182,6 @@ export class SysvLink implements Link {
     this.gone = true
     this.markPeerDone()
     this.markPeerGone()
-    this.paused = false
     this.flushHeld()
     this.end({ reason: 'peer' })
   }
@@ -226,8 +222,8 @@ export class SysvLink implements Link {
     this.ended = true
     this.pendingEnd = undefined
     this.events = undefined
-    this.held = []
-    this.heldBytes = 0
+    this.held.events = undefined
+    this.held.clear()
     if (this.releasing) return this.releasing
     this.released = true
     this.sendClosed()
