@@ -1,37 +1,21 @@
 /**
  * `pnpm bench [--quick]`: every transport of the SDK against Node's child_process IPC, a
  * hand-written net + msgpackr baseline and zeromq; ping-pong latency and one-way throughput for
- * three payload sizes, each in fresh child processes run one at a time, then the backpressure
+ * three payload sizes, each contender in a process of its own (cells.ts) whose peers are fresh
+ * child processes, one cell at a time, then the backpressure
  * memory test and the idle-connection memory test (each in a fresh process). Progress goes to
  * stderr, the tables to stdout, the numbers to results/*.json.
  */
 import { fork } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
-import {
-  type Name,
-  OURS,
-  PAYLOADS,
-  PEERS,
-  type PingPongPlan,
-  type PingPongResult,
-  type Row,
-  type StreamPlan,
-  type StreamResult,
-  distFile,
-  isOurs,
-  log,
-  now,
-} from './common.js'
+import type { CellsResult } from './cells.js'
+import { type Name, OURS, PAYLOADS, PEERS, type Row, distFile, log, now } from './common.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
-import type { Bench } from './peers/bench.js'
-import { forkBench } from './peers/fork.js'
-import { netCork } from './peers/net-cork.js'
-import { OUR_OPTIONS, RECEIVE_STYLE, ours } from './peers/ours.js'
-import { zeromqBench } from './peers/zeromq.js'
+import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
-import { idleTable, memoryTable, payloadLabel, ratioTable, resultsTable } from './report.js'
+import { idleTable, memoryTable, ratioTable, resultsTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -42,27 +26,6 @@ for (const a of args) {
   }
 }
 
-function pingPongPlan(payload: number): PingPongPlan {
-  if (quick) return { warmup: 1000, count: 2000, maxMs: 1000 }
-  return payload >= 64 * 1024 ? { warmup: 500, count: 5000, maxMs: 3000 } : { warmup: 2000, count: 20000, maxMs: 3000 }
-}
-
-const streamPlan: StreamPlan = quick ? { warmupMs: 100, durationMs: 300 } : { warmupMs: 300, durationMs: 1500 }
-
-function benchFor(name: Name, folder: string): Bench {
-  if (isOurs(name)) return ours(name, folder)
-  switch (name) {
-    case 'fork-json':
-      return forkBench('json')
-    case 'fork-advanced':
-      return forkBench('advanced')
-    case 'net-cork':
-      return netCork(folder)
-    case 'zeromq-ipc':
-      return zeromqBench(folder)
-  }
-}
-
 async function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
   try {
     return await work()
@@ -70,6 +33,29 @@ async function attempt<T>(what: string, work: () => Promise<T>): Promise<T | und
     failures++
     log(`  FAILED ${what}: ${(err as Error)?.stack ?? err}`)
     return undefined
+  }
+}
+
+/** Runs every cell of `name` in a fresh process (cells.ts says why) and returns its rows. */
+async function runCells(name: Name, folder: string, first: number, total: number): Promise<Row[]> {
+  const child = track(
+    fork(distFile('cells.js'), [name, folder, String(first), String(total), ...(quick ? ['--quick'] : [])], {
+      serialization: 'json',
+      stdio: ['ignore', 2, 2, 'ipc'],
+    }),
+  )
+  const result = new Promise<CellsResult>((resolve) => child.once('message', (m) => resolve(m as CellsResult)))
+  const budgetMs = PAYLOADS.length * 60_000
+  try {
+    const { rows, failures: failed } = await guard(child, result, `${name} cells`, budgetMs)
+    failures += failed
+    return rows
+  } catch (err) {
+    failures++
+    log(`  FAILED ${name}: ${(err as Error)?.message ?? err}`)
+    return []
+  } finally {
+    await reap(child, 5000)
   }
 }
 
@@ -117,32 +103,7 @@ async function main(): Promise<void> {
       (OUR_OPTIONS.highWaterMark !== undefined ? `; our highWaterMark: ${OUR_OPTIONS.highWaterMark}` : ''),
   )
   const rows: Row[] = []
-  let cell = 0
-  for (const name of names) {
-    const bench = benchFor(name, folder)
-    for (const payload of PAYLOADS) {
-      cell++
-      const label = `[${cell}/${total}] ${name} ${payloadLabel(payload)}`
-      const rtt: PingPongResult | undefined = await attempt(`${label} ping-pong`, () => bench.pingPong(payload, pingPongPlan(payload)))
-      const tp: StreamResult | undefined = await attempt(`${label} stream`, () => bench.stream(payload, streamPlan))
-      log(
-        `${label}: ` +
-          (rtt ? `rtt p50 ${rtt.p50Us.toFixed(1)} µs p99 ${rtt.p99Us.toFixed(1)} µs (${rtt.samples} round trips)` : 'rtt failed') +
-          '; ' +
-          (tp
-            ? `${Math.round(tp.msgsPerSec).toLocaleString('en-US')} msgs/s, ${(tp.bytesPerSec / 1e6).toFixed(1)} MB/s (${tp.messages} msgs in ${tp.seconds.toFixed(2)} s)`
-            : 'stream failed'),
-      )
-      rows.push({
-        name,
-        payloadBytes: payload,
-        rttP50Us: rtt ? round(rtt.p50Us, 2) : null,
-        rttP99Us: rtt ? round(rtt.p99Us, 2) : null,
-        msgsPerSec: tp ? Math.round(tp.msgsPerSec) : null,
-        bytesPerSec: tp ? Math.round(tp.bytesPerSec) : null,
-      })
-    }
-  }
+  for (const [i, name] of names.entries()) rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
   if (runsMemory) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
   const memory = runsMemory ? await attempt('memory test', () => runMemory(folder)) : undefined
   if (memory) {
@@ -200,11 +161,6 @@ async function main(): Promise<void> {
       (written.length > 0 ? `wrote ${written.map((f) => `packages/bench/results/${f}`).join(', ')}` : 'no results files written') +
       (partial ? ' (IPC_BENCH_ONLY/IPC_BENCH_HWM set: latest.json not written)' : ''),
   )
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits
-  return Math.round(n * f) / f
 }
 
 main()

@@ -1,7 +1,8 @@
 import { Packr, REUSE_BUFFER_MODE, Unpackr } from 'msgpackr'
-import { assertEncodable } from './msgpack-encodable.js'
 import { IpcError } from './errors.js'
 import { decodeMsgpack } from './msgpack-decode.js'
+import { MsgpackEncoder, Unencodable } from './msgpack-encode.js'
+import { unencodableError } from './msgpack-encodable.js'
 import { checkJsonDepth } from './msgpack-guard.js'
 
 /**
@@ -61,21 +62,19 @@ export interface MsgpackCodecOptions {
 export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   const maxDepth = options.maxDepth ?? 64
   const extensions = options.extensions ?? false
-  const check = !extensions
   const packrOptions = { useRecords: extensions, moreTypes: extensions, structuredClone: false, bundleStrings: false }
-  // msgpackr's fastest object writer reserves a 16-bit entry count; objects with more keys are
-  // written again by the variable-size writer (slightly slower for small objects, so not the default)
-  const packr = new Packr(packrOptions)
-  let largePackr: Packr | undefined
-  // with extensions msgpackr decodes (its extension types are its own); without, the codec's own decoder
+  // without extensions the codec's own encoder and decoder; with, msgpackr both ways (its
+  // extension types are its own)
+  const encoder = extensions ? undefined : new MsgpackEncoder(maxDepth)
+  const packr = extensions ? new Packr({ ...packrOptions, variableMapSize: true }) : undefined
   const unpackr = extensions ? new Unpackr({ useRecords: true, mapsAsObjects: true, structuredClone: false, bundleStrings: false }) : undefined
 
-  const encodeAgain = (value: unknown, mode: number | undefined): Uint8Array => {
+  const encodeShared = (value: unknown): SharedEncoding => {
     try {
-      largePackr ??= new Packr({ ...packrOptions, variableMapSize: true })
-      return largePackr.pack(value, mode)
+      if (encoder !== undefined) return encoder.encode(value)
+      return packr!.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
     } catch (err) {
-      // this attempt's reason: the first one may have failed on the 16-bit entry count only
+      if (err instanceof Unencodable) throw unencodableError(value, maxDepth, err)
       throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `msgpack cannot encode this message: ${(err as Error)?.message ?? String(err)}`, { cause: err })
     }
   }
@@ -91,23 +90,13 @@ export function msgpack(options: MsgpackCodecOptions = {}): Codec {
   return {
     name: 'msgpack',
     encode(value) {
-      if (check) assertEncodable(value, maxDepth)
-      try {
-        return packr.pack(value)
-      } catch {
-        return encodeAgain(value, undefined)
-      }
+      const shared = encodeShared(value)
+      const out = Buffer.allocUnsafe(shared.end - shared.start) // every byte is copied into it
+      out.set(shared.subarray(shared.start, shared.end))
+      return out
     },
-    // msgpackr writes each message after the previous one in its buffer and never back over it
-    // (a failed attempt included), so a range stays intact until the buffer is replaced
-    encodeShared(value) {
-      if (check) assertEncodable(value, maxDepth)
-      try {
-        return packr.pack(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
-      } catch {
-        return encodeAgain(value, REUSE_BUFFER_MODE) as unknown as SharedEncoding
-      }
-    },
+    // the encoder (and msgpackr in REUSE_BUFFER_MODE) leaves the range intact until its next call
+    encodeShared,
     decode: (bytes) => decodeRange(bytes, 0, bytes.length),
     decodeRange,
   }

@@ -1,12 +1,13 @@
 import { IpcError } from './errors.js'
 
 /**
- * What msgpack (without extensions) cannot carry exactly, found before msgpackr writes anything:
- * msgpackr would otherwise change such values silently — a `Set` becomes an array, an `Error` or
- * a `RegExp` an array of strings, a function `undefined` — or, for typed arrays other than
- * `Uint8Array`, write a `bin` of the right length whose tail is stale bytes of its own buffer
- * (earlier messages: a leak to the peer). Returns a description of the first such value, with
- * its path, or `undefined` when everything can be sent as it is.
+ * What msgpack (without extensions) cannot carry exactly, named with its path once the encoder
+ * (msgpack-encode.ts) has refused a message: msgpackr would have changed such values silently — a
+ * `Set` becomes an array, an `Error` or a `RegExp` an array of strings, a function `undefined`, a
+ * lone surrogate U+FFFD — or, for typed arrays other than `Uint8Array`, written a `bin` of the
+ * right length whose tail is stale bytes of its own buffer (earlier messages: a leak to the peer).
+ * Returns a description of the first such value, with its path, or `undefined` when everything
+ * can be sent as it is.
  *
  * Plain objects, arrays, `Map`s (any keys), `Date`s, `Uint8Array`s (and `Buffer`s), strings,
  * numbers, bigints in 64 bits, booleans, `null` and `undefined` pass; other class instances are
@@ -34,8 +35,21 @@ function at(problem: Problem | undefined, step: string): Problem | undefined {
   return problem
 }
 
+const LONE_SURROGATE = 'a string with a lone surrogate (not UTF-8)'
+
+/** Whether a value needs a look: containers and the primitives that can be refused. */
+function suspect(v: unknown): boolean {
+  const type = typeof v
+  return type === 'object' ? v !== null : type !== 'number' && type !== 'boolean' && type !== 'undefined'
+}
+
 function visit(value: unknown, depthLeft: number): Problem | undefined {
   const type = typeof value
+  if (type === 'string') return (value as string).isWellFormed() ? undefined : { what: LONE_SURROGATE, path: '' }
+  if (type === 'bigint') {
+    const n = value as bigint
+    return n >= -(2n ** 63n) && n < 2n ** 64n ? undefined : { what: 'a bigint outside 64 bits', path: '' }
+  }
   if (type !== 'object') return type === 'function' || type === 'symbol' ? { what: `a ${type}`, path: '' } : undefined
   if (value === null) return undefined
   const proto = Object.getPrototypeOf(value)
@@ -71,7 +85,7 @@ function visitItems(items: unknown[], depthLeft: number): Problem | undefined {
   if (depthLeft === 0) return { what: TOO_DEEP, path: '' }
   for (let i = 0; i < items.length; i++) {
     const v = items[i]
-    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol')) {
+    if (suspect(v)) {
       const problem = visit(v, depthLeft - 1)
       if (problem !== undefined) return at(problem, `[${i}]`)
     }
@@ -82,8 +96,10 @@ function visitItems(items: unknown[], depthLeft: number): Problem | undefined {
 function visitProperties(object: Record<string, unknown>, depthLeft: number): Problem | undefined {
   if (depthLeft === 0) return { what: TOO_DEEP, path: '' }
   for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue
+    if (!key.isWellFormed()) return { what: `a key with a lone surrogate (not UTF-8)`, path: JSON.stringify(key) }
     const v = object[key]
-    if (v !== null && (typeof v === 'object' || typeof v === 'function' || typeof v === 'symbol') && Object.hasOwn(object, key)) {
+    if (suspect(v)) {
       const problem = visit(v, depthLeft - 1)
       if (problem !== undefined) return at(problem, key)
     }
@@ -91,16 +107,15 @@ function visitProperties(object: Record<string, unknown>, depthLeft: number): Pr
   return undefined
 }
 
-/** Throws `ERR_IPC_INVALID_ARGUMENT` naming the first value {@link findUnencodable} finds. */
-export function assertEncodable(value: unknown, maxDepth: number): void {
-  const problem = findUnencodable(value, maxDepth)
-  if (problem !== undefined) {
-    throw new IpcError(
-      'ERR_IPC_INVALID_ARGUMENT',
-      `msgpack cannot encode this message: it holds ${problem}, which msgpack cannot carry exactly; convert it, or use extensions (trusted peers only)`,
-      {
-        details: { problem },
-      },
-    )
-  }
+/**
+ * The `ERR_IPC_INVALID_ARGUMENT` for a message the encoder refused, naming the first value
+ * {@link findUnencodable} finds (or, should it find none, what the encoder said).
+ */
+export function unencodableError(value: unknown, maxDepth: number, refusal: Error): IpcError {
+  const problem = findUnencodable(value, maxDepth) ?? refusal.message
+  return new IpcError(
+    'ERR_IPC_INVALID_ARGUMENT',
+    `msgpack cannot encode this message: it holds ${problem}, which msgpack cannot carry exactly; convert it, or use extensions (trusted peers only)`,
+    { details: { problem }, cause: refusal },
+  )
 }

@@ -88,10 +88,10 @@ describe('msgpack keeps __proto__, constructor and prototype keys as own propert
 
   it('encoding writes an own __proto__ key, and never reads the prototype as one', () => {
     const own = JSON.parse('{"__proto__": 5}') as object
-    // 0xde 0x00 0x01: msgpackr's map16 header, then the key "__proto__" and 5
-    expect(Array.from(codec.encode(own))).toEqual(Array.from(mp(0xde, 0x00, 0x01, 0xa9, '__proto__', 0x05)))
-    expect(Array.from(codec.encode({}))).toEqual([0xde, 0x00, 0x00])
-    expect(Array.from(codec.encode(Object.create({ inherited: 1 })))).toEqual([0xde, 0x00, 0x00])
+    // 0x81: a fixmap of one entry, then the key "__proto__" and 5
+    expect(Array.from(codec.encode(own))).toEqual(Array.from(mp(0x81, 0xa9, '__proto__', 0x05)))
+    expect(Array.from(codec.encode({}))).toEqual([0x80])
+    expect(Array.from(codec.encode(Object.create({ inherited: 1 })))).toEqual([0x80])
   })
 
   it('in a map with a non-string key, __proto__ is an ordinary Map key', () => {

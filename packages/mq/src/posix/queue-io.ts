@@ -112,15 +112,22 @@ export function receiveBufferSize(maxmsg: number, msgsize: number): number {
 
 /**
  * Drains a POSIX queue fd: every message it holds now, each passed to `onUnit(bytes, priority)`.
- * A fresh buffer per read, because decoded binary values may be views of it. Throws errno errors.
+ * The syscall reads into `scratch` (reused: sized for a wake-up's worth of queue messages); the
+ * bytes it read are then copied into a buffer of their exact size, because decoded binary values
+ * may be views of it. A fresh scratch-sized buffer per read would make every wake-up allocate
+ * `maxmsg × msgsize` bytes of external memory however little arrived, and that churn drives V8 into
+ * back-to-back full collections. Throws errno errors.
  */
-export function drainQueue(fd: number, bufferSize: number, msgsize: number, onUnit: (bytes: Buffer, priority: number) => void): number {
+export function drainQueue(fd: number, scratch: Buffer, msgsize: number, onUnit: (bytes: Buffer, priority: number) => void): number {
   let total = 0
   for (;;) {
-    const buffer = Buffer.allocUnsafeSlow(bufferSize)
-    const used = native.mqReceiveMany(fd, buffer, msgsize)
-    total += forEachRecord(buffer, used, onUnit)
-    if (used + msgsize + RECORD_HEADER_BYTES <= bufferSize) return total // the queue ran dry before the buffer filled
+    const used = native.mqReceiveMany(fd, scratch, msgsize)
+    if (used > 0) {
+      const bytes = Buffer.allocUnsafe(used) // every byte is written by the copy
+      scratch.copy(bytes, 0, 0, used)
+      total += forEachRecord(bytes, used, onUnit)
+    }
+    if (used + msgsize + RECORD_HEADER_BYTES <= scratch.length) return total // the queue ran dry before the buffer filled
   }
 }
 
@@ -147,7 +154,7 @@ export interface TaggedReaderEvents {
  */
 export class TaggedReader {
   private readonly watcher: InstanceType<typeof native.FdWatcher>
-  private readonly bufferSize: number
+  private readonly scratch: Buffer
   private reading = false
   private draining = false
   private again = false
@@ -159,7 +166,7 @@ export class TaggedReader {
     maxmsg: number,
     private readonly events: TaggedReaderEvents,
   ) {
-    this.bufferSize = receiveBufferSize(maxmsg, msgsize)
+    this.scratch = Buffer.allocUnsafeSlow(receiveBufferSize(maxmsg, msgsize))
     this.watcher = new native.FdWatcher(fd, (ev) => (ev < 0 ? this.fail(pollError(ev)) : this.drain()))
   }
 
@@ -178,7 +185,7 @@ export class TaggedReader {
     try {
       do {
         this.again = false
-        drainQueue(this.fd, this.bufferSize, this.msgsize, (unit, priority) => {
+        drainQueue(this.fd, this.scratch, this.msgsize, (unit, priority) => {
           if (unit.length < TAG_BYTES) this.events.junk(unit.length)
           else this.events.unit(unit.readUInt32LE(0), unit.subarray(TAG_BYTES), priority)
         })
