@@ -297,8 +297,94 @@ export interface SysvCalls {
   readonly sysvConstants: SysvConstants
 }
 
+/** One side of a shared-memory connection segment (`src/shm.cc`; the layout is in `@ipc/shm`'s wire.ts and README). */
+export interface ShmChannel {
+  /** Ring capacity in bytes (per direction). */
+  readonly capacity: number
+  /** Handshake word `index` (0..63) of the segment header (a seq-cst load). */
+  word(index: number): number
+  /** Stores handshake word `index` (a seq-cst store of a u32). */
+  setWord(index: number, value: number): void
+  /** The write end of the peer's doorbell (owned by the channel from then on). */
+  setPeerDoorbell(fd: number): void
+  /** Rings the peer's doorbell once (a full doorbell holds a ring already). */
+  ring(): void
+  /**
+   * Copies `chunks` (from `chunks[0][offset]` on) into the outbound ring as far as they fit, commits
+   * them with one store, and rings the consumer if it sleeps. Returns the bytes taken: fewer than
+   * given means the ring is full and this side now waits for the consumer's ring (an `onWake(1)`).
+   * Throws `EBADMSG` when the peer's tail is impossible.
+   */
+  write(chunks: Uint8Array[], offset: number): number
+  /**
+   * Copies what the inbound ring holds (as far as it fits) into `out[offset…]`, frees it with one
+   * store, and rings the producer if it waits. Returns the bytes copied; 0 means the ring is empty,
+   * and, with `arm` (the default), that this side now sleeps until the producer rings; without,
+   * nobody rings (the caller polls again). Throws `EBADMSG` when the peer's head is impossible.
+   */
+  read(out: Uint8Array, offset: number, arm?: boolean): number
+  /** Starts watching the own doorbell. */
+  start(): void
+  /** Stops watching, unmaps the segment, closes its descriptors. Idempotent. */
+  close(): void
+  /** Keep the event loop alive while watching (the default once started). */
+  ref(): this
+  /** Let the event loop exit while watching. */
+  unref(): this
+}
+
+/** Facts about a descriptor, from {@link ShmCalls.fdInfo}. */
+export interface FdInfo {
+  /** `F_GET_SEALS` (-1 where the file cannot be sealed). */
+  seals: number
+  size: number
+  ino: number
+  uid: number
+  /** Permission bits. */
+  mode: number
+  /** `readlink("/proc/self/fd/<fd>")`: `/memfd:<name> (deleted)` for a memfd, `pipe:[ino]` for a pipe. */
+  link: string
+}
+
+/** Constants of `src/shm.cc`. */
+export interface ShmConstants {
+  /** Bytes before the first ring's data (the handshake words and the rings' control lines). */
+  readonly HEADER_BYTES: number
+  /** Handshake words in the header. */
+  readonly WORDS: number
+  readonly F_SEAL_SHRINK: number
+  readonly F_SEAL_GROW: number
+  readonly F_SEAL_SEAL: number
+}
+
+/** `src/shm.cc`: sealed memfds, a peer's descriptors through `/proc`, doorbells, ring channels. Every fd it returns is owned by native: close it with {@link FdCalls.closeFd}. */
+export interface ShmCalls {
+  /** `memfd_create` + `ftruncate` + `fallocate` (ENOSPC now, never SIGBUS later) + seals against shrinking, growing and sealing. */
+  memfdCreate(name: string, size: number): number
+  /** `open("/proc/<pid>/fd/<fd>", flags | O_CLOEXEC)`: ENOENT (gone), EACCES/EPERM (another user, non-dumpable), ENXIO (not reopenable). */
+  openPeerFd(pid: number, fd: number, flags: number): number
+  /** `F_GET_SEALS`, `fstat` and the `/proc/self/fd` link of `fd`. */
+  fdInfo(fd: number): FdInfo
+  /** `pipe2(O_CLOEXEC | O_NONBLOCK)`: a doorbell (or hello) pipe, both ends owned by native. */
+  doorbellPipe(): { read: number; write: number; ino: number }
+  /**
+   * `new ShmChannel(fd, size, side, doorbellFd, onWake)`: maps the sealed segment (seals and size
+   * checked again; `EPERM` if unsealed) as side 0 (its creator) or 1, owning `fd` and `doorbellFd`.
+   * `onWake(1)`: the doorbell rang; `onWake(0)`: every write end of it closed (the peer is gone);
+   * `onWake(-errno)`: polling failed. Released with its environment.
+   */
+  ShmChannel: new (
+    fd: number,
+    size: number,
+    side: 0 | 1,
+    doorbellFd: number,
+    onWake: (status: number) => void,
+  ) => ShmChannel
+  readonly shmConstants: ShmConstants
+}
+
 /** The addon's exports: one group per C++ source file. */
-export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls
+export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls & ShmCalls
 
 function load(): NativeAddon {
   if (process.platform !== 'linux') {

@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipc::InitMark(env, exports);
   ipc::InitMq(env, exports);
   ipc::InitSysv(env, exports);
+  ipc::InitShm(env, exports);
   return exports;
 }
 

@@ -170,5 +170,6 @@ void InitFd(Napi::Env env, Napi::Object exports);
 void InitMark(Napi::Env env, Napi::Object exports);
 void InitMq(Napi::Env env, Napi::Object exports);
 void InitSysv(Napi::Env env, Napi::Object exports);
+void InitShm(Napi::Env env, Napi::Object exports);
 
 }  // namespace ipc

@@ -11,4 +11,5 @@ void InitFd(Napi::Env, Napi::Object) {}
 void InitMark(Napi::Env, Napi::Object) {}
 void InitMq(Napi::Env, Napi::Object) {}
 void InitSysv(Napi::Env, Napi::Object) {}
+void InitShm(Napi::Env, Napi::Object) {}
 }  // namespace ipc

@@ -41,6 +41,9 @@ export const OUR_OPTIONS: TransportOptions<Msg> = process.env.IPC_BENCH_HWM ? { 
 
 const EMPTY = new Uint8Array(0)
 
+/** Bench names that are a scheme with address options: `shm+spin` polls an empty ring for 50 µs before sleeping. */
+const VARIANTS: Partial<Record<OurName, [string, string]>> = { 'shm+spin': ['shm', '?spin=50'] }
+
 interface Opened {
   transport: T
   child: ChildProcess
@@ -53,8 +56,10 @@ async function open(name: OurName, folder: string, config: ChildConfig): Promise
     track(child)
     return { transport, child }
   }
-  // each mechanism names its own example address (its package is loaded by scheme)
-  const address = (await loadScheme(name)).sampleAddresses!(folder)[0]!
+  // each mechanism names its own example address (its package is loaded by scheme); a variant
+  // (`shm+spin`) is its scheme's address with options
+  const [scheme, options] = VARIANTS[name] ?? [name, '']
+  const address = (await loadScheme(scheme)).sampleAddresses!(folder)[0]! + options
   const listener = await listen<Msg, Msg>(address, OUR_OPTIONS)
   try {
     const child = spawnChild({ ...config, address: listener.address })

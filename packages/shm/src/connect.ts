@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto'
+import { writeSync } from 'node:fs'
+import type { Transport } from '@ipc/core'
+import {
+  type Address,
+  IpcError,
+  closeAllQuietly,
+  createTransport,
+  fromErrno,
+  processBound,
+  resolveTransportOptions,
+  retryWithBackoff,
+  withWait,
+} from '@ipc/core/mechanism'
+import { native } from '@ipc/native'
+import { ShmLink } from './link.js'
+import { type ShmConnectOptions, capacityOf } from './options.js'
+import { readRendezvous, rendezvousPath } from './rendezvous.js'
+import { peerFdError, segmentError } from './errors.js'
+import { Refusal, SEGMENT_MAGIC, State, VERSION, Word, encodeHello, segmentSize } from './wire.js'
+
+const { O_WRONLY, O_NONBLOCK } = native.fdConstants
+
+/**
+ * `shm:` connect: read the listener's rendezvous file, make this connection's sealed segment and a
+ * doorbell, write a hello into the listener's hello pipe (opened through `/proc/<pid>/fd`), and
+ * wait for the listener to accept (it maps the segment and names its own doorbell in the header);
+ * then open the listener's doorbell and mark the connection established.
+ */
+export async function connectShm<Out, In>(address: Address, options: ShmConnectOptions<In>): Promise<Transport<Out, In>> {
+  const label = `connect ${address.text}`
+  const capacity = capacityOf(options.capacity)
+  const rendezvous = readRendezvous(rendezvousPath(address), label)
+  const size = segmentSize(capacity)
+  let segmentFd: number | undefined
+  let bell: { read: number; write: number } | undefined
+  let channel: InstanceType<typeof native.ShmChannel> | undefined
+  let helloFd: number | undefined
+  let listenerBell: number | undefined
+  let bound: ReturnType<typeof processBound> | undefined
+  try {
+    try {
+      segmentFd = native.memfdCreate(`ipc-shm:${address.target.slice(1)}`, size)
+    } catch (err) {
+      throw segmentError(err, label, size)
+    }
+    bell = native.doorbellPipe()
+    let onWake: (status: number) => void = () => {}
+    channel = new native.ShmChannel(segmentFd, size, 0, bell.read, (status) => onWake(status))
+    const memfd = segmentFd
+    segmentFd = undefined // the channel owns it now, and the doorbell's read end
+    const doorbellRead = bell.read
+    bell = { read: -1, write: bell.write }
+    const nonce = randomBytes(8)
+    const words: [number, number][] = [
+      [Word.MAGIC, SEGMENT_MAGIC],
+      [Word.VERSION, VERSION],
+      [Word.CAPACITY, capacity],
+      [Word.CLIENT_PID, process.pid],
+      [Word.CLIENT_DOORBELL, doorbellRead],
+      [Word.NONCE_LOW, nonce.readUInt32LE(0)],
+      [Word.NONCE_HIGH, nonce.readUInt32LE(4)],
+      [Word.STATE, State.OFFERED],
+    ]
+    for (const [word, value] of words) channel.setWord(word, value)
+    const ch = channel
+    const answered = new Promise<void>((resolve, reject) => {
+      onWake = (status) => {
+        const state = ch.word(Word.STATE)
+        if (state === State.ACCEPTED) resolve()
+        else if (state === State.REFUSED) reject(refused(ch.word(Word.REASON), label))
+        else if (status <= 0) reject(new IpcError('ERR_IPC_NO_LISTENER', `${label}: the listener went away during the handshake`))
+      }
+    })
+    channel.start()
+    bound = processBound(rendezvous.pid, (pid, onExit) => new native.PidWatcher(pid, onExit))
+    const listenerGone = new Promise<never>((_, reject) =>
+      bound!.watch.onExit(() => reject(new IpcError('ERR_IPC_NO_LISTENER', `${label}: the listener (pid ${rendezvous.pid}) exited`))),
+    )
+    listenerGone.catch(() => {})
+    try {
+      helloFd = native.openPeerFd(rendezvous.pid, rendezvous.helloFd, O_WRONLY | O_NONBLOCK)
+    } catch (err) {
+      throw peerFdError(err, label, rendezvous.pid, 'the hello pipe')
+    }
+    if (native.fdInfo(helloFd).ino !== rendezvous.helloIno)
+      throw new IpcError('ERR_IPC_NO_LISTENER', `${label}: the rendezvous file names a hello pipe that is gone`)
+    const hello = encodeHello({
+      pid: process.pid,
+      segmentFd: memfd,
+      doorbellFd: doorbellRead,
+      nonceLow: nonce.readUInt32LE(0),
+      nonceHigh: nonce.readUInt32LE(4),
+    })
+    const fd = helloFd
+    // below PIPE_BUF: whole or not at all; EAGAIN while the listener is behind and its pipe is full
+    await retryWithBackoff(async () => writeSync(fd, hello), {
+      what: label,
+      signal: options.signal,
+      timeout: options.timeout,
+      retryable: (err) => (err as NodeJS.ErrnoException).code === 'EAGAIN',
+    })
+    native.closeFd(helloFd)
+    helloFd = undefined
+    await withWait(Promise.race([answered, listenerGone]), options, label)
+    if (channel.word(Word.LISTENER_PID) !== rendezvous.pid) throw new IpcError('ERR_IPC_DECODE', `${label}: the listener named another pid in the segment`)
+    try {
+      listenerBell = native.openPeerFd(rendezvous.pid, channel.word(Word.LISTENER_DOORBELL), O_WRONLY | O_NONBLOCK)
+    } catch (err) {
+      throw peerFdError(err, label, rendezvous.pid, 'its doorbell')
+    }
+    channel.setPeerDoorbell(listenerBell)
+    listenerBell = undefined
+    native.closeFd(bell.write) // from now on the doorbell ends when the listener's side of it does
+    bell = undefined
+    channel.setWord(Word.STATE, State.ESTABLISHED)
+    channel.ring()
+    const b = bound
+    const link = new ShmLink(channel, {
+      peer: { pid: rendezvous.pid },
+      classifyEnd: () => b.classifyEnd!(undefined),
+      release: () => b.release?.(),
+      spin: options.spin === undefined ? 0 : Number(options.spin),
+    })
+    onWake = (status) => link.wake(status)
+    return createTransport<Out, In>(link, resolveTransportOptions(options))
+  } catch (err) {
+    channel?.close()
+    closeAllQuietly([segmentFd, bell && bell.read >= 0 ? bell.read : undefined, bell?.write, helloFd, listenerBell], native.closeFd)
+    bound?.release?.()
+    throw fromErrno(err, label)
+  }
+}
+
+function refused(reason: number, label: string): IpcError {
+  if (reason === Refusal.CLOSING) return new IpcError('ERR_IPC_NO_LISTENER', `${label}: the listener is closing`)
+  return new IpcError('ERR_IPC_DECODE', `${label}: the listener refused the segment (reason ${reason})`)
+}
