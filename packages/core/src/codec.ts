@@ -27,6 +27,12 @@ export interface Codec<T = unknown> {
    * made first (the buffer may hold other messages).
    */
   decodeRange?(buffer: Uint8Array, start: number, end: number): T
+  /**
+   * Optional fast path: encodes straight into `target` from `start` on (the transport's send
+   * slab) and returns where the message ends, or -1 when it does not fit there (the transport then
+   * uses `encodeShared` or `encode`). Throws as `encode` does.
+   */
+  encodeInto?(value: T, target: Uint8Array, start: number): number
 }
 
 /** Scratch memory holding one encoded message at `[start, end)` (see {@link Codec.encodeShared}). */
@@ -97,6 +103,17 @@ export function msgpack(options: MsgpackCodecOptions = {}): Codec {
     },
     // the encoder (and msgpackr in REUSE_BUFFER_MODE) leaves the range intact until its next call
     encodeShared,
+    encodeInto:
+      encoder === undefined
+        ? undefined
+        : (value, target, start) => {
+            try {
+              return encoder.encodeInto(value, target, start)
+            } catch (err) {
+              if (err instanceof Unencodable) throw unencodableError(value, maxDepth, err)
+              throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `msgpack cannot encode this message: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+            }
+          },
     decode: (bytes) => decodeRange(bytes, 0, bytes.length),
     decodeRange,
   }

@@ -92,6 +92,11 @@ export class LinkTransport<Out, In> implements Transport<Out, In> {
     let shared: SharedEncoding | undefined
     let size: number
     try {
+      if (codec.encodeInto !== undefined) {
+        // the fast path: straight into the send slab, when there is room for it now
+        size = this.sendQueue.pushEncoded(codec.encodeInto, message, lane, this.maxMessageSize)
+        if (size >= 0 && size <= this.maxMessageSize) return RESOLVED
+      }
       if (codec.encodeShared !== undefined) {
         shared = codec.encodeShared(message)
         size = shared.end - shared.start

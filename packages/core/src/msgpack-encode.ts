@@ -22,6 +22,9 @@
 /** Thrown when a value cannot be written; the codec then finds and names it (msgpack-encodable.ts). */
 export class Unencodable extends Error {}
 
+/** Thrown (not an Error: nothing to capture) when a message does not fit the caller's buffer. */
+const NO_ROOM = { noRoom: true }
+
 const OBJECT = Object.prototype
 const ARRAY = Array.prototype
 const INITIAL_BYTES = 8192
@@ -53,8 +56,45 @@ export class MsgpackEncoder {
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   private start = 0
   private pos = 0
+  // set while encodeInto writes into a caller's buffer, which is never grown
+  private into = false
+  private intoTarget: Buffer | undefined
+  private intoView: DataView | undefined
 
   constructor(private readonly maxDepth: number) {}
+
+  /**
+   * Encodes `value` straight into `target` from `start` on and returns where it ends, or -1 when
+   * it does not fit (bytes from `start` on may have been written then). `target` is never grown.
+   */
+  encodeInto(value: unknown, target: Uint8Array, start: number): number {
+    const ownBuf = this.buf
+    const ownView = this.view
+    const ownStart = this.start
+    const ownPos = this.pos
+    if (target !== this.intoTarget) {
+      this.intoTarget = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength)
+      this.intoView = new DataView(target.buffer, target.byteOffset, target.byteLength)
+    }
+    this.buf = this.intoTarget as EncodedRange
+    this.view = this.intoView!
+    this.into = true
+    this.start = start
+    this.pos = start
+    try {
+      this.value(value, this.maxDepth)
+      return this.pos
+    } catch (err) {
+      if (err === NO_ROOM) return -1
+      throw err
+    } finally {
+      this.into = false
+      this.buf = ownBuf
+      this.view = ownView
+      this.start = ownStart
+      this.pos = ownPos
+    }
+  }
 
   /** Encodes `value` into the scratch buffer; the bytes are `[start, end)` of what it returns. */
   encode(value: unknown): EncodedRange {
@@ -83,6 +123,7 @@ export class MsgpackEncoder {
   /** Makes room for `n` more bytes. */
   private room(n: number): undefined {
     if (this.pos + n <= this.buf.length) return
+    if (this.into) throw NO_ROOM
     // a new buffer, with the message written so far moved to its start; the old one is left as it is
     const written = this.pos - this.start
     let size = INITIAL_BYTES

@@ -36,6 +36,7 @@ export class Outbox {
   private slabEnd = 0 // first free byte of the slab
   private nextSlab = SLAB_FIRST // size of the next slab: doubles up to SLAB_MAX while busy
   private used = false // a frame was added since the last sweep
+  private lastSize = 0 // size of the last frame encoded in place (or tried): a guess at the next
   /** Bytes queued (prefixes included) and not yet taken. */
   bytes = 0
   /** Frames queued and not yet taken. */
@@ -77,6 +78,34 @@ export class Outbox {
     this.slabEnd = at
     this.bytes += FRAME_HEADER_BYTES + size
     this.frames++
+  }
+
+  /**
+   * Encodes one frame straight into the slab: `encodeInto(value, slab, start)` writes the message
+   * after room for its prefix and returns its end, or -1 when it does not fit. Returns the
+   * message's size once queued; -1 when nothing was queued (no slab yet, not enough room left, or
+   * a message as large as the last one would not fit); a size above `maxSize` is returned without
+   * queueing the message. Throws what `encodeInto` throws (nothing is queued then).
+   */
+  addEncoded<T>(encodeInto: (value: T, target: Uint8Array, start: number) => number, value: T, maxSize: number): number {
+    const slab = this.slab
+    const free = slab.length - this.slabEnd - FRAME_HEADER_BYTES
+    if (free < this.lastSize || free <= 0) return -1
+    const start = this.slabEnd + FRAME_HEADER_BYTES
+    const end = encodeInto(value, slab, start)
+    if (end < 0) {
+      this.lastSize = free + 1
+      return -1
+    }
+    const size = end - start
+    this.lastSize = size
+    if (size > maxSize) return size
+    writeFrameHeader(slab, this.slabEnd, size)
+    this.slabEnd = end
+    this.used = true
+    this.bytes += FRAME_HEADER_BYTES + size
+    this.frames++
+    return size
   }
 
   /**
@@ -132,6 +161,7 @@ export class Outbox {
     this.slab = Buffer.allocUnsafeSlow(size)
     this.slabStart = 0
     this.slabEnd = 0
+    this.lastSize = 0
     if (!holding.has(this)) {
       holding.add(this)
       sweeper ??= setInterval(sweep, SWEEP_MS).unref()

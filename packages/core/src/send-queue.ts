@@ -66,6 +66,26 @@ export class SendQueue {
   }
 
   /**
+   * Queues one message encoded straight into the lane's slab (`encodeInto`, see
+   * `Codec.encodeInto`) when there is room now. Returns the message's size once queued, -1 when it
+   * was not (no room now, or the slab could not hold it: the caller encodes it the other way); a
+   * size above `maxSize` is returned without queueing.
+   */
+  pushEncoded<T>(encodeInto: (value: T, target: Uint8Array, start: number) => number, value: T, lane: number, maxSize: number): number {
+    if (this.waiting.length > 0 || !this.hasRoom()) return -1
+    const outbox = this.outboxes[lane] ?? this.laneOutbox(lane)
+    const size = outbox.addEncoded(encodeInto, value, maxSize)
+    if (size < 0 || size > maxSize) return size
+    this.queuedBytes += FRAME_HEADER_BYTES + size
+    this.queuedFrames++
+    this.messages++
+    this.bytes += size
+    if (this.queuedBytes >= BATCH_BYTES && !this.linkFull) this.flush()
+    else this.scheduleFlush()
+    return size
+  }
+
+  /**
    * Queues one encoded message: `frame`, or `shared[start, end)` (the codec's scratch memory,
    * copied before this returns). Resolves once accepted.
    */
