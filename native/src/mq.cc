@@ -73,7 +73,11 @@ static Napi::Value MqSend(const Napi::CallbackInfo& info) {
     data = scratch.data();
     len += 4;
   }
-  if (mq_send(fd, data, len, prio) != 0) {
+  int rc;
+  do {
+    rc = mq_send(fd, data, len, prio);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
     if (errno == EAGAIN) return Napi::Boolean::New(env, false);
     ThrowErrno(env, "mq_send", errno);
   }

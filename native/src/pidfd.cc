@@ -17,7 +17,10 @@ namespace ipc {
 static Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   int pid = ArgInt(info, 0, "pid", 1);
   std::shared_ptr<EnvState> state = EnvState::Of(info.Env());
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int fd;
+  do {
+    fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  } while (fd < 0 && errno == EINTR);
   if (fd < 0) ThrowErrno(info.Env(), "pidfd_open", errno);
   state->TrackFd(fd);
   return Napi::Number::New(info.Env(), fd);
@@ -26,7 +29,10 @@ static Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
 // readableNow(fd) -> true if fd is readable at this moment (poll with a zero timeout).
 static Napi::Value ReadableNow(const Napi::CallbackInfo& info) {
   struct pollfd p = {ArgFd(info, 0), POLLIN, 0};
-  int rc = poll(&p, 1, 0);
+  int rc;
+  do {
+    rc = poll(&p, 1, 0);
+  } while (rc < 0 && errno == EINTR);  // a signal (SIGCHLD of a child that died) is no answer
   if (rc < 0) ThrowErrno(info.Env(), "poll", errno);
   return Napi::Boolean::New(info.Env(), rc > 0);
 }

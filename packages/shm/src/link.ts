@@ -6,7 +6,7 @@
  * for a side that went to sleep.
  */
 import type { Link, LinkEnd, LinkEvents, PeerInfo } from '@ipc/core/mechanism'
-import { debug } from '@ipc/core/mechanism'
+import { IpcError, debug } from '@ipc/core/mechanism'
 import type { ShmChannel } from '@ipc/native'
 
 /** Receive slab size: views of one slab are handed out until it is nearly used up. */
@@ -195,10 +195,10 @@ export class ShmLink implements Link {
   private fail(error: Error): void {
     if (this.closed || this.ended) return
     this.ended = true
-    const code = (error as NodeJS.ErrnoException).code
+    const broken = (error as NodeJS.ErrnoException).code === 'EBADMSG'
     const end: LinkEnd = {
       reason: 'error',
-      error: code === 'EBADMSG' ? Object.assign(new Error(`the peer broke the shm ring protocol: ${error.message}`), { code }) : error,
+      error: broken ? new IpcError('ERR_IPC_DECODE', 'the peer broke the shm ring protocol (an index beyond the ring)', { cause: error }) : error,
     }
     this.release()
     this.events?.end(end)

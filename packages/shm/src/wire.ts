@@ -60,6 +60,17 @@ export const Refusal = {
   CLOSING: 2,
 } as const
 
+/** Byte offsets of ring `r`'s control words (0: client → listener, 1: listener → client); u32 each. */
+export function ringControl(r: 0 | 1): { head: number; producerSleeping: number; tail: number; consumerSleeping: number } {
+  const base = 256 + 256 * r
+  return { head: base, producerSleeping: base + 4, tail: base + 128, consumerSleeping: base + 132 }
+}
+
+/** Byte offset of ring `r`'s data. */
+export function ringData(r: 0 | 1, capacity: number): number {
+  return HEADER_BYTES + r * capacity
+}
+
 /** The smallest and largest ring capacity. */
 export const MIN_CAPACITY = 4096
 export const MAX_CAPACITY = 1 << 30
