@@ -10,7 +10,8 @@ import { fork } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { CellsResult } from './cells.js'
-import { type Name, OURS, PAYLOADS, PEERS, type Row, distFile, log, now } from './common.js'
+import { type Name, OURS, PAYLOADS, PEERS, type Row, distFile, isOurs, log, now } from './common.js'
+import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
@@ -150,6 +151,10 @@ async function main(): Promise<void> {
       '## Our transports relative to the peers (msgs/s: higher is better for us; RTT: lower is better for us)',
       '',
       ratioTable(rows),
+      '',
+      '## Our transports relative to the C floor of their mechanism',
+      '',
+      floorTable(rows, readFloor(), names.filter(isOurs)),
       '',
     )
   }
