@@ -8,16 +8,16 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type OurName, PAYLOADS, type Row, distFile } from './common.js'
 
-/** The floor's row for each of our transports (its "Different CPUs" table). */
+/** The floor's mechanism for each of our transports (`mech=` in its RESULT lines). */
 const MECHANISM: Record<OurName, string> = {
-  unix: 'Unix socket SOCK_STREAM',
-  tcp: 'TCP 127.0.0.1, TCP_NODELAY',
-  pipe: 'anonymous pipe (pipe2)',
-  fifo: 'FIFO (mkfifo, opened by path)',
-  mq: 'POSIX mq (mq_send/mq_receive)',
-  'mq+sysv': 'System V msg queue (msgsnd/msgrcv)',
-  shm: 'shm SPSC ring, futex wait/wake',
-  'shm+spin': 'shm SPSC ring, busy-poll',
+  unix: 'udsstream',
+  tcp: 'tcp',
+  pipe: 'pipe',
+  fifo: 'fifo',
+  mq: 'posixmq',
+  'mq+sysv': 'sysvmq',
+  shm: 'shmfutex',
+  'shm+spin': 'shmspin',
 }
 
 /** One floor cell: msgs/s per payload, RTT p50 µs per payload (64 B and 1 KiB only). */
@@ -31,15 +31,14 @@ export interface Floor {
   rows: Map<string, FloorRow>
 }
 
-function rate(cell: string): number | undefined {
-  const m = /([\d.]+)\s*([kM]?)\/s/.exec(cell)
-  if (!m) return undefined
-  return Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'k' ? 1e3 : 1)
-}
-
-function rtt(cell: string): number | undefined {
-  const m = /^\s*([\d.]+)\s*\//.exec(cell)
-  return m ? Number(m[1]) : undefined
+/** `key=value` fields of one line. */
+function fields(line: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of line.split(' ')) {
+    const eq = part.indexOf('=')
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1)
+  }
+  return out
 }
 
 /** The newest floor results, or undefined when there are none. */
@@ -55,20 +54,19 @@ export function readFloor(): Floor | undefined {
     file = join(dir, runs[runs.length - 1]!)
   }
   if (!existsSync(file)) return undefined
-  const text = readFileSync(file, 'utf8')
-  const start = text.indexOf('Different CPUs')
-  if (start < 0) return undefined
+  // RESULT mech=<m> place=cross kind=rtt|tput col=<payload> p50_us=… max_msgs_per_s=… (the best repetition: the limit)
   const rows = new Map<string, FloorRow>()
-  for (const line of text.slice(start).split('\n').slice(1)) {
-    if (line.startsWith('#')) break
-    const cells = line.split('|').map((c) => c.trim())
-    if (cells.length < 7 || cells[1] === 'Mechanism' || cells[1]!.startsWith('---')) continue
-    const [, name, rtt64, rtt1k, s64, s1k, s64k] = cells as [string, string, string, string, string, string, string]
-    rows.set(name, {
-      rttP50Us: { 64: rtt(rtt64), 1024: rtt(rtt1k) },
-      msgsPerSec: { 64: rate(s64), 1024: rate(s1k), [64 * 1024]: rate(s64k) },
-    })
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.startsWith('RESULT ')) continue
+    const f = fields(line)
+    if (f.place !== 'cross' || f.ok !== '1' || f.mech === undefined) continue
+    const row = rows.get(f.mech) ?? { msgsPerSec: {}, rttP50Us: {} }
+    rows.set(f.mech, row)
+    const payload = Number(f.col)
+    if (f.kind === 'rtt' && f.p50_us !== undefined) row.rttP50Us[payload] = Number(f.p50_us)
+    if (f.kind === 'tput' && f.max_msgs_per_s !== undefined) row.msgsPerSec[payload] = Number(f.max_msgs_per_s)
   }
+  if (rows.size === 0) return undefined
   return { file, rows }
 }
 
@@ -89,5 +87,5 @@ export function floorTable(rows: Row[], floor: Floor | undefined, names: readonl
       )
     }
   }
-  return `${lines.join('\n')}\n\nFloor: \`${floor.file}\` (the same mechanism driven from C, parent and child on different CPUs).`
+  return `${lines.join('\n')}\n\nFloor: \`${floor.file}\` (the same mechanism driven from C, parent and child on different CPUs; streams: the best repetition).`
 }
