@@ -333,6 +333,14 @@ export interface ShmChannel {
   unref(): this
 }
 
+/** A mapped memfd shown to JS as one ArrayBuffer (`src/shm.cc`). */
+export interface ShmSegment {
+  /** The mapping as an external ArrayBuffer; `undefined` after `close()`. */
+  readonly buffer: ArrayBuffer | undefined
+  /** Detaches the buffer (its views become empty), unmaps, closes the descriptor. Idempotent. */
+  close(): void
+}
+
 /** Facts about a descriptor, from {@link ShmCalls.fdInfo}. */
 export interface FdInfo {
   /** `F_GET_SEALS` (-1 where the file cannot be sealed). */
@@ -380,6 +388,15 @@ export interface ShmCalls {
     doorbellFd: number,
     onWake: (status: number) => void,
   ) => ShmChannel
+  /**
+   * `new ShmSegment(fd, size)`: maps a sealed memfd (seals and size checked; `EPERM` if unsealed)
+   * as one external ArrayBuffer, owning `fd`. `ENOTSUP` (syscall `napi_create_external_arraybuffer`)
+   * where the runtime refuses external buffers.
+   */
+  ShmSegment: new (
+    fd: number,
+    size: number,
+  ) => ShmSegment
   readonly shmConstants: ShmConstants
 }
 

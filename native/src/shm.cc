@@ -484,9 +484,100 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel>, public Resource {
   Pin pin_;
 };
 
+// An app segment's mapping, shared by the ShmSegment and its ArrayBuffer's finalizer: it is
+// unmapped by close() (after the buffer was detached) or when both are gone.
+struct Mapping {
+  void* base = nullptr;
+  size_t size = 0;
+  void Unmap() {
+    if (base != nullptr) munmap(base, size);
+    base = nullptr;
+  }
+  ~Mapping() { Unmap(); }
+};
+
+// new ShmSegment(fd, size): maps a sealed memfd (seals and size checked) and shows it as one
+// external ArrayBuffer (`buffer`), owning `fd`. close() detaches the buffer (every view of it
+// becomes empty) before unmapping, so no view outlives the mapping. ENOTSUP where the runtime
+// refuses external buffers. Released with its environment (Node detaches external buffers then).
+class ShmSegment : public Napi::ObjectWrap<ShmSegment>, public Resource {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ShmSegment",
+                       {
+                           InstanceAccessor<&ShmSegment::Buffer>("buffer"),
+                           InstanceMethod<&ShmSegment::Close>("close"),
+                       });
+  }
+
+  ShmSegment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ShmSegment>(info), Resource(EnvState::Of(info.Env())) {
+    Napi::Env env = info.Env();
+    int fd = ArgFd(info, 0);
+    int64_t size = ArgLong(info, 1, "size", 1, int64_t(1) << 40);
+    struct stat st;
+    if (fstat(fd, &st) != 0) ThrowErrno(env, "fstat", errno);
+    if (st.st_size != size) ThrowErrno(env, "fstat", EBADMSG);
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals) ThrowErrno(env, "fcntl", EPERM);
+    void* base = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (base == MAP_FAILED) ThrowErrno(env, "mmap", errno);
+    mapping_ = std::make_shared<Mapping>();
+    mapping_->base = base;
+    mapping_->size = static_cast<size_t>(size);
+    auto* hold = new std::shared_ptr<Mapping>(mapping_);
+    napi_value ab = nullptr;
+    napi_status status = napi_create_external_arraybuffer(env, base, static_cast<size_t>(size), Finalize, hold, &ab);
+    if (status != napi_ok) {
+      delete hold;
+      mapping_.reset();
+      ThrowErrno(env, "napi_create_external_arraybuffer", ENOTSUP);
+    }
+    buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
+    fd_ = fd;
+  }
+
+  ~ShmSegment() override { Finish(); }
+
+ private:
+  static void Finalize(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Mapping>*>(hint); }
+
+  Napi::Value Buffer(const Napi::CallbackInfo& info) {
+    if (buffer_.IsEmpty()) return info.Env().Undefined();
+    return buffer_.Value();
+  }
+
+  // Detaches the buffer, unmaps, closes the fd. Idempotent.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!buffer_.IsEmpty()) {
+      Napi::ArrayBuffer ab = buffer_.Value();
+      if (!ab.IsDetached()) ab.Detach();
+      buffer_.Reset();
+    }
+    if (mapping_) mapping_->Unmap();
+    Finish();
+    return info.Env().Undefined();
+  }
+
+  // What is ours besides the mapping (which the buffer's finalizer may still share).
+  void Finish() {
+    mapping_.reset();
+    if (fd_ >= 0) {
+      state()->CloseTrackedFd(fd_);
+      fd_ = -1;
+    }
+  }
+
+  void Release() override { Finish(); }
+
+  std::shared_ptr<Mapping> mapping_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  int fd_ = -1;
+};
+
 void InitShm(Napi::Env env, Napi::Object exports) {
   SetFunctions(env, exports, {{"memfdCreate", MemfdCreate}, {"openPeerFd", OpenPeerFd}, {"fdInfo", FdInfo}, {"doorbellPipe", DoorbellPipe}});
   exports.Set("ShmChannel", ShmChannel::Define(env));
+  exports.Set("ShmSegment", ShmSegment::Define(env));
   exports.Set("shmConstants", Constants(env, {{"HEADER_BYTES", static_cast<int>(kHeaderBytes)},
                                               {"WORDS", static_cast<int>(kWords)},
                                               {"F_SEAL_SHRINK", F_SEAL_SHRINK},

@@ -20,6 +20,7 @@ import { SHM_OPTIONS, type ShmConnectOptions, type ShmListenOptions } from './op
 
 export { DEFAULT_CAPACITY, type ShmConnectOptions, type ShmListenOptions } from './options.js'
 export { RENDEZVOUS_DIR } from './rendezvous.js'
+export { type Segment, type SegmentHandle, createSegment, openSegment } from './segment.js'
 
 registerScheme('shm', {
   connect: (a: Address, o: ShmConnectOptions) => connectShm(a, o),
