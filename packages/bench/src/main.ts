@@ -6,8 +6,8 @@
  * memory test and the idle-connection memory test (each in a fresh process). Progress goes to
  * stderr, the tables to stdout, the numbers to results/*.json.
  */
-import { fork } from 'node:child_process'
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { fork, spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { CellsResult } from './cells.js'
 import { type Name, OURS, PAYLOADS, PEERS, type Row, distFile, isOurs, log, now } from './common.js'
@@ -80,6 +80,36 @@ async function runIdle(folder: string): Promise<IdleResult | undefined> {
   }
 }
 
+/** Syscalls per message of a saturated `shm:` stream (both processes), from `strace -f -c`; undefined without strace. */
+interface SyscallResult {
+  messages: number
+  syscalls: number
+  baseline: number
+  perMessage: number
+}
+
+function runSyscalls(folder: string): SyscallResult | undefined {
+  if (spawnSync('strace', ['-V']).status !== 0) return undefined
+  const traced = (streamMs: number): { messages: number; syscalls: number } => {
+    const out = `${folder}/strace-${streamMs}.txt`
+    const run = spawnSync(
+      'strace',
+      ['-f', '-c', '-o', out, process.execPath, distFile('syscalls.js'), `shm:/${folder.split('/').pop()}-sys`, String(streamMs)],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    )
+    if (run.status !== 0) throw new Error(`strace run failed: ${run.stderr}`)
+    const total = /^\s*[\d.]+\s+[\d.]+\s+\d*\s+(\d+)\s+(?:\d+\s+)?total$/m.exec(readFileSync(out, 'utf8'))
+    if (!total) throw new Error('no total line in the strace summary')
+    return { messages: (JSON.parse(run.stdout.trim().split('\n').pop()!) as { messages: number }).messages, syscalls: Number(total[1]) }
+  }
+  const idle = traced(0)
+  const busy = traced(1500)
+  return { messages: busy.messages, syscalls: busy.syscalls, baseline: idle.syscalls, perMessage: (busy.syscalls - idle.syscalls) / busy.messages }
+}
+
 function writeJson(file: string, value: unknown): void {
   mkdirSync(distFile('../results'), { recursive: true })
   const path = distFile(`../results/${file}`)
@@ -125,6 +155,17 @@ async function main(): Promise<void> {
     )
   }
 
+  const runsSyscalls = only === undefined || only.includes('syscalls')
+  if (runsSyscalls) log('syscalls: a saturated shm: stream of 64 B under strace -f -c, less start-up and handshake alone…')
+  const syscalls = runsSyscalls ? await attempt('syscalls', async () => runSyscalls(folder)) : undefined
+  if (runsSyscalls) {
+    log(
+      syscalls === undefined
+        ? 'syscalls: strace is not installed (apt install strace); not measured'
+        : `syscalls: ${syscalls.syscalls - syscalls.baseline} syscalls for ${syscalls.messages.toLocaleString('en-US')} messages: ${syscalls.perMessage.toFixed(5)} per message (both processes)`,
+    )
+  }
+
   // latest.json only from a full run with default options; memory.json and idle.json whenever
   // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
   const written: string[] = []
@@ -159,6 +200,14 @@ async function main(): Promise<void> {
     )
   }
   if (runsMemory) out.push('## Backpressure memory', '', memoryTable(memory), '')
+  if (syscalls) {
+    out.push(
+      '## Syscalls per message, shm: at saturation (strace -f -c, both processes)',
+      '',
+      `${(syscalls.syscalls - syscalls.baseline).toLocaleString('en-US')} syscalls beyond start-up for ${syscalls.messages.toLocaleString('en-US')} messages of 64 B: **${syscalls.perMessage.toFixed(5)} per message** (target < 0.01).`,
+      '',
+    )
+  }
   if (runsIdle) out.push(`## Memory per idle connection end${idle?.kind === 'net' ? ' (plain net sockets, for comparison)' : ''}`, '', idleTable(idle), '')
   process.stdout.write(out.join('\n'))
   log(

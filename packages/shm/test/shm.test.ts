@@ -260,6 +260,21 @@ describe('shm: resources', () => {
 })
 
 describe('shm: wake-ups', () => {
+  it('an idle connection uses no CPU: both sides sleep on their doorbells', async () => {
+    const server = await serve()
+    const [c, s] = await Promise.all([connect(server.address), server.accept({ timeout: 10_000 })])
+    await c.send('warm')
+    expect(await s.receive()).toBe('warm')
+    const before = process.cpuUsage()
+    await new Promise((r) => setTimeout(r, 1000))
+    const used = process.cpuUsage(before)
+    expect((used.user + used.system) / 1000).toBeLessThan(30) // ms of CPU in a second of idleness (timers of the runner included)
+    await s.send('still there')
+    expect(await c.receive()).toBe('still there')
+    await c.close()
+    await s.close()
+  })
+
   it('never loses a wake-up: 100,000 sleeping round trips and a stream read with random pauses, under a watchdog', async () => {
     const server = await serve()
     const echo = track(spawn(process.execPath, peerCommand(ENTRY, { connect: server.address }, 'echo'), { stdio: ['ignore', 'pipe', 'inherit'] }))
