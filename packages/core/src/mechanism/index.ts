@@ -32,7 +32,15 @@ export { HeldUnits } from './held-units.js'
 export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
 export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
 export { closeAllQuietly, closeQuietly, removeFolderQuietly, unlinkQuietly } from './quiet.js'
-export { DEFAULT_MAX_RETRY_TIME, type RetryInfo, type RetryOptions, backoffDelay, retryWithBackoff } from '../retry.js'
+export {
+  DEFAULT_INITIAL_DELAY,
+  DEFAULT_MAX_DELAY,
+  DEFAULT_MAX_RETRY_TIME,
+  type RetryInfo,
+  type RetryOptions,
+  backoffDelay,
+  retryWithBackoff,
+} from '../retry.js'
 export {
   MARK_REF_BYTES,
   type MarkRef,
