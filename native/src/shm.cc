@@ -147,6 +147,20 @@ Napi::Value DoorbellPipe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Maps `fd` shared, read-write, after checking it is `size` bytes and sealed against shrinking
+// and growing (so no access to the mapping can ever fault): EBADMSG for another size, EPERM when
+// unsealed, mmap's errno otherwise.
+void* MapSealed(Napi::Env env, int fd, int64_t size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) ThrowErrno(env, "fstat", errno);
+  if (st.st_size != size) ThrowErrno(env, "fstat", EBADMSG);
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals) ThrowErrno(env, "fcntl", EPERM);
+  void* base = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (base == MAP_FAILED) ThrowErrno(env, "mmap", errno);
+  return base;
+}
+
 }  // namespace
 
 // new ShmChannel(fd, size, side, doorbellFd, onWake(status)): maps the sealed segment `fd` (seals
@@ -183,13 +197,7 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel>, public Resource {
     Napi::Function onWake = ArgFunction(info, 4, "onWake");
     uint64_t capacity = static_cast<uint64_t>(size - int64_t(kHeaderBytes)) / 2;
     if ((size - int64_t(kHeaderBytes)) % 2 != 0 || (capacity & (capacity - 1)) != 0) ThrowArgRange(env, "size", "4096 + 2 × a power of two");
-    struct stat st;
-    if (fstat(fd, &st) != 0) ThrowErrno(env, "fstat", errno);
-    if (st.st_size != size) ThrowErrno(env, "fstat", EBADMSG);
-    int seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals) ThrowErrno(env, "fcntl", EPERM);
-    void* base = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (base == MAP_FAILED) ThrowErrno(env, "mmap", errno);
+    void* base = MapSealed(env, fd, size);
     base_ = static_cast<uint8_t*>(base);
     size_ = static_cast<size_t>(size);
     capacity_ = static_cast<uint32_t>(capacity);
@@ -514,13 +522,7 @@ class ShmSegment : public Napi::ObjectWrap<ShmSegment>, public Resource {
     Napi::Env env = info.Env();
     int fd = ArgFd(info, 0);
     int64_t size = ArgLong(info, 1, "size", 1, int64_t(1) << 40);
-    struct stat st;
-    if (fstat(fd, &st) != 0) ThrowErrno(env, "fstat", errno);
-    if (st.st_size != size) ThrowErrno(env, "fstat", EBADMSG);
-    int seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & kRequiredSeals) != kRequiredSeals) ThrowErrno(env, "fcntl", EPERM);
-    void* base = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-    if (base == MAP_FAILED) ThrowErrno(env, "mmap", errno);
+    void* base = MapSealed(env, fd, size);
     mapping_ = std::make_shared<Mapping>();
     mapping_->base = base;
     mapping_->size = static_cast<size_t>(size);

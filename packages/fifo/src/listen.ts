@@ -3,6 +3,7 @@ import type { Socket } from 'node:net'
 import type { Listener, ListenOptions, Transport } from '@ipc/core'
 import {
   type Address,
+  HelloPump,
   type ListenerControl,
   assertOwnerOnly,
   closeQuietly,
@@ -65,8 +66,6 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
   const wellKnownIno = lstatSync(wellKnown).ino
   const hellos = fifoSocket(readFd, true)
   const handshakes = new Set<() => void>()
-  const pending: Hello[] = []
-  let inFlight = 0
 
   const control: ListenerControl<Out, In> = createListener<Out, In>(
     {
@@ -83,19 +82,6 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     },
     options.backlog,
   )
-
-  /** Handles waiting hellos while the backlog has room; reads the FIFO again once few wait. */
-  const pump = (): void => {
-    while (pending.length > 0 && !control.isClosed && !control.full && inFlight < PENDING_HELLOS) {
-      inFlight++
-      void acceptHello(pending.shift()!).finally(() => {
-        inFlight--
-        pump()
-      })
-    }
-    if (pending.length < PENDING_HELLOS && hellos.isPaused() && !control.isClosed) hellos.resume()
-  }
-  control.onRoom(pump)
 
   /** Checks a hello, opens the client's pair and completes the handshake; refuses it (logged, counted) on any failure. */
   const acceptHello = async (hello: Hello): Promise<void> => {
@@ -147,11 +133,20 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     }
   }
 
+  const pump = new HelloPump<Hello>(
+    control,
+    (hello) => acceptHello(hello),
+    (on) => {
+      if (!on) hellos.pause()
+      else if (hellos.isPaused()) hellos.resume()
+    },
+    PENDING_HELLOS,
+  )
+
   const reader = new HelloReader(
     (hello) => {
-      pending.push(hello)
-      if (pending.length >= PENDING_HELLOS) hellos.pause()
-      pump()
+      pump.push(hello)
+      pump.pump()
     },
     (reason) => control.reject(`a malformed hello: ${reason}`),
   )

@@ -2,6 +2,7 @@ import { readSync } from 'node:fs'
 import type { Listener, Transport } from '@ipc/core'
 import {
   type Address,
+  HelloPump,
   type ListenerControl,
   closeAllQuietly,
   createListener,
@@ -51,8 +52,6 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
   const pipe = hellos
   const held = claim
   const handshakes = new Set<() => void>()
-  const pending: Hello[] = []
-  let inFlight = 0
   const buffer = Buffer.alloc(HELLO_BYTES * PENDING_HELLOS)
   let buffered = 0
 
@@ -68,19 +67,6 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
     },
     options.backlog,
   )
-
-  /** Handles waiting hellos while the backlog has room; reads the pipe again once few wait. */
-  const pump = (): void => {
-    while (pending.length > 0 && !control.isClosed && !control.full && inFlight < PENDING_HELLOS) {
-      inFlight++
-      void acceptHello(pending.shift()!).finally(() => {
-        inFlight--
-        pump()
-      })
-    }
-    if (pending.length < PENDING_HELLOS && !control.isClosed) watcher?.start(native.READABLE)
-  }
-  control.onRoom(pump)
 
   const readHellos = (): void => {
     for (;;) {
@@ -104,16 +90,13 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
           at = buffered
           break
         }
-        pending.push(hello)
+        queue.push(hello)
       }
       buffer.copyWithin(0, at, buffered)
       buffered -= at
-      if (pending.length >= PENDING_HELLOS) {
-        watcher?.start(0)
-        break
-      }
+      if (queue.saturated) break
     }
-    pump()
+    queue.pump()
   }
 
   /** Opens and checks the client's segment and doorbell, and completes the handshake; refuses it (logged, counted) on any failure. */
@@ -212,6 +195,13 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
       bound?.release?.()
     }
   }
+
+  const queue = new HelloPump<Hello>(
+    control,
+    (hello) => acceptHello(hello),
+    (on) => watcher?.start(on ? native.READABLE : 0),
+    PENDING_HELLOS,
+  )
 
   try {
     watcher = new native.FdWatcher(pipe.read, (events) => {

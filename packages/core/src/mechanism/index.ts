@@ -29,6 +29,7 @@ export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
 export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, withWait } from '../waits.js'
 export { HeldUnits } from './held-units.js'
+export { HelloPump } from './hello-pump.js'
 export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
 export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
 export { closeAllQuietly, closeQuietly, removeFolderQuietly, unlinkQuietly } from './quiet.js'
