@@ -38,6 +38,11 @@ async function open(options: TransportOptions): Promise<Transport<any, any>> {
   return fn(options)
 }
 
+/** Stops for a random 0–2 ms (a peer that stalls now and then). */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 2))
+}
+
 async function main(): Promise<void> {
   const options = (values.options ? JSON.parse(values.options) : {}) as TransportOptions
   const t = await open(options)
@@ -45,10 +50,13 @@ async function main(): Promise<void> {
   const n = (k: number): number => Number(params[k])
   switch (role) {
     case 'echo': {
-      // send back every message until the other side closes
+      // echo[:<pauseOdds>] — send back every message until the other side closes; with
+      // pauseOdds, before one echo in that many (on average) stop for up to 2 ms (a stalled peer)
       let count = 0
+      const odds = params[0] === undefined ? 0 : 1 / n(0)
       for await (const m of t) {
         count++
+        if (odds > 0 && Math.random() < odds) await pause()
         // once the other side has said goodbye, echoes have nowhere to go
         await t.send(m).catch((err) => {
           if (t.isOpen) throw err
@@ -59,9 +67,14 @@ async function main(): Promise<void> {
       break
     }
     case 'source': {
-      // source:<count>:<padBytes> — numbered messages as fast as backpressure allows, then wait
+      // source:<count>:<padBytes>[:<pauseOdds>] — numbered messages as fast as backpressure
+      // allows, then wait; with pauseOdds, before one send in that many stop for up to 2 ms
       const pad = new Uint8Array(n(1)).fill(7)
-      for (let i = 0; i < n(0); i++) await t.send({ i, pad })
+      const odds = params[2] === undefined ? 0 : 1 / n(2)
+      for (let i = 0; i < n(0); i++) {
+        if (odds > 0 && Math.random() < odds) await pause()
+        await t.send({ i, pad })
+      }
       report({ sent: n(0) })
       await t.closed
       break
