@@ -205,6 +205,23 @@ describe('shm: hostile peers', () => {
   })
 })
 
+describe('shm: who may connect', () => {
+  // needs root to start a process as another uid; CI runs as root
+  it.skipIf(process.getuid!() !== 0)('a process of another user gets ERR_IPC_PERMISSION naming the cause, and nothing of it reaches the listener', async () => {
+    const server = await serve()
+    const script =
+      `const { connect } = await import(${url(CORE_ENTRY)}); await import(${url(ENTRY)});` +
+      ` connect(${JSON.stringify(server.address)}, { timeout: 5000 }).then(() => console.log('CONNECTED'), (e) => console.log(e.code, e.message))`
+    const stranger = track(spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], uid: 65534, gid: 65534 }))
+    let out = ''
+    stranger.stdout!.on('data', (d) => (out += d))
+    expect(await exitOf(stranger)).toBe(0)
+    expect(out).toMatch(/^ERR_IPC_PERMISSION /)
+    expect(server.stats.rejected).toBe(0)
+    await expect(server.accept({ timeout: 50 })).rejects.toThrow(/timed out/)
+  })
+})
+
 describe('shm: resources', () => {
   const count = (dir: string): number => readdirSync(dir).length
   const memfdMaps = (): number =>
