@@ -30,6 +30,14 @@ export function rendezvousPath(address: Address): string {
   return join(RENDEZVOUS_DIR, `${FILE_PREFIX}${name.slice(1)}`)
 }
 
+/** Claims of this environment that are still held: removed at a normal process exit too. */
+const held = new Set<Claim>()
+let exitHooked = false
+
+function releaseAllAtExit(): void {
+  for (const claim of [...held]) claim.release()
+}
+
 /** A claimed rendezvous: the locked file, held open (the lock ends with this process or Worker). */
 export interface Claim {
   path: string
@@ -61,20 +69,27 @@ export function claimRendezvous(path: string, r: Rendezvous, what: string): Clai
       }
     }
     const ino = fstatSync(fd).ino
-    const held = fd
-    return {
+    const lockFd = fd
+    const claim: Claim = {
       path,
-      fd: held,
+      fd: lockFd,
       ino,
       release() {
+        if (!held.delete(claim)) return
         try {
           if (lstatSync(path).ino === ino) unlinkSync(path)
         } catch {
           // gone already
         }
-        closeQuietly(held, native.closeFd)
+        closeQuietly(lockFd, native.closeFd)
       },
     }
+    held.add(claim)
+    if (!exitHooked) {
+      exitHooked = true
+      process.once('exit', releaseAllAtExit) // a process that ends without closing its listener leaves nothing
+    }
+    return claim
   } catch (err) {
     closeQuietly(fd, native.closeFd)
     throw isAddressInUse(err) ? err : fromErrno(err, what)

@@ -261,6 +261,14 @@ describe('shm: resources', () => {
     await server.close()
   }, 120_000)
 
+  it('a process that exits without closing its listener leaves no rendezvous file', async () => {
+    const address = names.fresh()
+    const script = `const { listen } = await import(${url(CORE_ENTRY)}); await import(${url(ENTRY)}); await listen(${JSON.stringify(address)}); process.exit(0)`
+    const child = track(spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' }))
+    expect(await exitOf(child)).toBe(0)
+    expect(await names.leftovers()).toEqual([])
+  })
+
   it('a segment larger than the process may make is a coded error at connect(), never a SIGBUS later', async () => {
     const server = await serve()
     // RLIMIT_FSIZE bounds what ftruncate/fallocate may reserve, as a full tmpfs or memory cgroup would
