@@ -8,7 +8,7 @@
  * as in the new, depending only on what ran before (README, "One process per contender").
  */
 import type { Name, PingPongPlan, PingPongResult, Row, StreamPlan, StreamResult } from './common.js'
-import { PAYLOADS, isOurs, log } from './common.js'
+import { PAYLOADS, attempt as attemptCounted, isOurs, log } from './common.js'
 import type { Bench } from './peers/bench.js'
 import { forkBench } from './peers/fork.js'
 import { netCork } from './peers/net-cork.js'
@@ -48,14 +48,8 @@ function benchFor(): Bench {
   }
 }
 
-async function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await work()
-  } catch (err) {
-    failures++
-    log(`  FAILED ${what}: ${(err as Error)?.stack ?? err}`)
-    return undefined
-  }
+function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  return attemptCounted(what, work, () => failures++)
 }
 
 function round(n: number, digits: number): number {

@@ -105,6 +105,17 @@ export function log(text: string): void {
   process.stderr.write(`${text}\n`)
 }
 
+/** Runs `work`; a failure is logged (with `what`), counted through `failed()`, and gives undefined. */
+export async function attempt<T>(what: string, work: () => Promise<T>, failed: () => void): Promise<T | undefined> {
+  try {
+    return await work()
+  } catch (err) {
+    failed()
+    log(`  FAILED ${what}: ${(err as Error)?.stack ?? err}`)
+    return undefined
+  }
+}
+
 /** Percentile by nearest rank of sorted samples. */
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN

@@ -10,7 +10,7 @@ import { fork, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { CellsResult } from './cells.js'
-import { type Name, OURS, PAYLOADS, PEERS, type Row, distFile, isOurs, log, now } from './common.js'
+import { type Name, OURS, PAYLOADS, PEERS, type Row, attempt as attemptCounted, distFile, isOurs, log, now } from './common.js'
 import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
@@ -27,14 +27,8 @@ for (const a of args) {
   }
 }
 
-async function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await work()
-  } catch (err) {
-    failures++
-    log(`  FAILED ${what}: ${(err as Error)?.stack ?? err}`)
-    return undefined
-  }
+function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  return attemptCounted(what, work, () => failures++)
 }
 
 /** Runs every cell of `name` in a fresh process (cells.ts says why) and returns its rows. */

@@ -35,6 +35,27 @@ function at(problem: Problem | undefined, step: string): Problem | undefined {
   return problem
 }
 
+/**
+ * What an object msgpack cannot carry is (`a Set`, `a Float64Array`, …), or undefined. Called
+ * for objects that are not plain objects, arrays, `Uint8Array`s, `Date`s or `Map`s; the encoder
+ * and {@link findUnencodable} share it.
+ */
+export function refusedClass(value: object): string | undefined {
+  if (
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer ||
+    value instanceof Set ||
+    value instanceof Error ||
+    value instanceof RegExp ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof Promise
+  ) {
+    return `a ${value.constructor.name}`
+  }
+  return undefined
+}
+
 const LONE_SURROGATE = 'a string with a lone surrogate (not UTF-8)'
 
 /** Whether a value needs a look: containers and the primitives that can be refused. */
@@ -65,18 +86,9 @@ function visit(value: unknown, depthLeft: number): Problem | undefined {
     }
     return undefined
   }
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
-    return { what: `a ${value.constructor.name}`, path: '', hint: ' (send a Uint8Array of its bytes)' }
-  if (
-    value instanceof Set ||
-    value instanceof Error ||
-    value instanceof RegExp ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof Promise
-  ) {
-    return { what: `a ${value.constructor.name}`, path: '' }
-  }
+  const refused = refusedClass(value as object)
+  if (refused !== undefined)
+    return { what: refused, path: '', hint: ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? ' (send a Uint8Array of its bytes)' : undefined }
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined // msgpackr sends what toJSON returns
   return visitProperties(value as Record<string, unknown>, depthLeft)
 }

@@ -19,6 +19,8 @@
  * class instances as their own enumerable properties.
  */
 
+import { refusedClass } from './msgpack-encodable.js'
+
 /** Thrown when a value cannot be written; the codec then finds and names it (msgpack-encodable.ts). */
 export class Unencodable extends Error {}
 
@@ -284,18 +286,8 @@ export class MsgpackEncoder {
     if (value instanceof Date) return this.date(value)
     if (Array.isArray(value)) return this.items(value, depthLeft - 1)
     if (value instanceof Map) return this.map(value, depthLeft - 1)
-    if (
-      ArrayBuffer.isView(value) ||
-      value instanceof ArrayBuffer ||
-      value instanceof Set ||
-      value instanceof Error ||
-      value instanceof RegExp ||
-      value instanceof WeakMap ||
-      value instanceof WeakSet ||
-      value instanceof Promise
-    ) {
-      throw new Unencodable(`a ${value.constructor.name}`)
-    }
+    const refused = refusedClass(value)
+    if (refused !== undefined) throw new Unencodable(refused)
     const toJSON = (value as { toJSON?: unknown }).toJSON
     if (typeof toJSON === 'function') {
       const json = toJSON.call(value)

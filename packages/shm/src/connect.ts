@@ -33,7 +33,8 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
   const rendezvous = readRendezvous(rendezvousPath(address), label)
   const size = segmentSize(capacity)
   let segmentFd: number | undefined
-  let bell: { read: number; write: number } | undefined
+  let bellRead: number | undefined // the doorbell's ends until the channel (read) or the handshake's end (write) takes them
+  let bellWrite: number | undefined
   let channel: InstanceType<typeof native.ShmChannel> | undefined
   let helloFd: number | undefined
   let listenerBell: number | undefined
@@ -44,20 +45,21 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     } catch (err) {
       throw segmentError(err, label, size)
     }
-    bell = native.doorbellPipe()
+    const bell = native.doorbellPipe()
+    bellRead = bell.read
+    bellWrite = bell.write
     let onWake: (status: number) => void = () => {}
     channel = new native.ShmChannel(segmentFd, size, 0, bell.read, (status) => onWake(status))
     const memfd = segmentFd
     segmentFd = undefined // the channel owns it now, and the doorbell's read end
-    const doorbellRead = bell.read
-    bell = { read: -1, write: bell.write }
+    bellRead = undefined
     const nonce = randomBytes(8)
     const words: [number, number][] = [
       [Word.MAGIC, SEGMENT_MAGIC],
       [Word.VERSION, VERSION],
       [Word.CAPACITY, capacity],
       [Word.CLIENT_PID, process.pid],
-      [Word.CLIENT_DOORBELL, doorbellRead],
+      [Word.CLIENT_DOORBELL, bell.read],
       [Word.NONCE_LOW, nonce.readUInt32LE(0)],
       [Word.NONCE_HIGH, nonce.readUInt32LE(4)],
       [Word.STATE, State.OFFERED],
@@ -88,7 +90,7 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     const hello = encodeHello({
       pid: process.pid,
       segmentFd: memfd,
-      doorbellFd: doorbellRead,
+      doorbellFd: bell.read,
       nonceLow: nonce.readUInt32LE(0),
       nonceHigh: nonce.readUInt32LE(4),
     })
@@ -112,7 +114,7 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     channel.setPeerDoorbell(listenerBell)
     listenerBell = undefined
     native.closeFd(bell.write) // from now on the doorbell ends when the listener's side of it does
-    bell = undefined
+    bellWrite = undefined
     channel.setWord(Word.STATE, State.ESTABLISHED)
     channel.ring()
     const b = bound
@@ -126,7 +128,7 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     return createTransport<Out, In>(link, resolveTransportOptions(options))
   } catch (err) {
     channel?.close()
-    closeAllQuietly([segmentFd, bell && bell.read >= 0 ? bell.read : undefined, bell?.write, helloFd, listenerBell], native.closeFd)
+    closeAllQuietly([segmentFd, bellRead, bellWrite, helloFd, listenerBell], native.closeFd)
     bound?.release?.()
     throw fromErrno(err, label)
   }

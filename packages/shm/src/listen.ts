@@ -103,7 +103,8 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
   const acceptHello = async (hello: Hello): Promise<void> => {
     const what = `hello of pid ${hello.pid}`
     let segmentFd: number | undefined
-    let bell: { read: number; write: number } | undefined
+    let bellRead: number | undefined // the doorbell's ends until the channel (read) or the handshake's end (write) takes them
+    let bellWrite: number | undefined
     let clientBell: number | undefined
     let channel: InstanceType<typeof native.ShmChannel> | undefined
     let bound: ReturnType<typeof processBound> | undefined
@@ -124,12 +125,13 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
       if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
         throw new Error(`its segment has an impossible size (${info.size})`)
       }
-      bell = native.doorbellPipe()
+      const bell = native.doorbellPipe()
+      bellRead = bell.read
+      bellWrite = bell.write
       let onWake: (status: number) => void = () => {}
       channel = new native.ShmChannel(segmentFd, info.size, 1, bell.read, (status) => onWake(status))
       segmentFd = undefined // the channel owns it now, and the doorbell's read end
-      const ownBell = bell.read
-      bell = { read: -1, write: bell.write }
+      bellRead = undefined
       const expect: [number, number, string][] = [
         [Word.MAGIC, SEGMENT_MAGIC, 'magic'],
         [Word.VERSION, VERSION, 'version'],
@@ -163,7 +165,7 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
       handshakes.add(abort)
       bound.watch.onExit(abort)
       channel.setWord(Word.LISTENER_PID, process.pid)
-      channel.setWord(Word.LISTENER_DOORBELL, ownBell)
+      channel.setWord(Word.LISTENER_DOORBELL, bell.read)
       channel.setWord(Word.STATE, State.ACCEPTED)
       channel.start()
       channel.ring()
@@ -173,7 +175,7 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
         handshakes.delete(abort)
       }
       native.closeFd(bell.write) // from now on the doorbell ends when the client's side of it does
-      bell = undefined
+      bellWrite = undefined
       const b = bound
       const link = new ShmLink(channel, { peer: { pid: hello.pid }, classifyEnd: () => b.classifyEnd!(undefined), release: () => b.release?.(), spin })
       onWake = (status) => link.wake(status)
@@ -191,7 +193,7 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
         }
       }
       channel?.close()
-      closeAllQuietly([segmentFd, clientBell, bell && bell.read >= 0 ? bell.read : undefined, bell?.write], native.closeFd)
+      closeAllQuietly([segmentFd, clientBell, bellRead, bellWrite], native.closeFd)
       bound?.release?.()
     }
   }
