@@ -17,7 +17,7 @@ import { ShmLink } from './link.js'
 import { type ShmConnectOptions, capacityOf } from './options.js'
 import { readRendezvous, rendezvousPath } from './rendezvous.js'
 import { peerFdError, segmentError } from './errors.js'
-import { Refusal, SEGMENT_MAGIC, State, VERSION, Word, encodeHello, segmentSize } from './wire.js'
+import { Refusal, State, Word, encodeHello, offerWords, segmentSize } from './wire.js'
 
 const { O_WRONLY, O_NONBLOCK } = native.fdConstants
 
@@ -54,16 +54,9 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     segmentFd = undefined // the channel owns it now, and the doorbell's read end
     bellRead = undefined
     const nonce = randomBytes(8)
-    const words: [number, number][] = [
-      [Word.MAGIC, SEGMENT_MAGIC],
-      [Word.VERSION, VERSION],
-      [Word.CAPACITY, capacity],
-      [Word.CLIENT_PID, process.pid],
-      [Word.CLIENT_DOORBELL, bell.read],
-      [Word.NONCE_LOW, nonce.readUInt32LE(0)],
-      [Word.NONCE_HIGH, nonce.readUInt32LE(4)],
-      [Word.STATE, State.OFFERED],
-    ]
+    const nonceLow = nonce.readUInt32LE(0)
+    const nonceHigh = nonce.readUInt32LE(4)
+    const words = offerWords({ capacity, pid: process.pid, doorbellFd: bell.read, nonceLow, nonceHigh })
     for (const [word, value] of words) channel.setWord(word, value)
     const ch = channel
     const answered = new Promise<void>((resolve, reject) => {
@@ -87,13 +80,7 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     }
     if (native.fdInfo(helloFd).ino !== rendezvous.helloIno)
       throw new IpcError('ERR_IPC_NO_LISTENER', `${label}: the rendezvous file names a hello pipe that is gone`)
-    const hello = encodeHello({
-      pid: process.pid,
-      segmentFd: memfd,
-      doorbellFd: bell.read,
-      nonceLow: nonce.readUInt32LE(0),
-      nonceHigh: nonce.readUInt32LE(4),
-    })
+    const hello = encodeHello({ pid: process.pid, segmentFd: memfd, doorbellFd: bell.read, nonceLow, nonceHigh })
     const fd = helloFd
     // below PIPE_BUF: whole or not at all; EAGAIN while the listener is behind and its pipe is full
     await retryWithBackoff(async () => writeSync(fd, hello), {

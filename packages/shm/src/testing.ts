@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs'
 import type { Address } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { readRendezvous, rendezvousPath } from './rendezvous.js'
-import { SEGMENT_MAGIC, State, VERSION, Word, encodeHello, ringControl, ringData, segmentSize } from './wire.js'
+import { State, Word, encodeHello, offerWords, ringControl, ringData, segmentSize } from './wire.js'
 
 export * from './wire.js'
 
@@ -41,16 +41,7 @@ export async function rawClient(address: string, capacity = 64 * 1024): Promise<
   const bell = native.doorbellPipe()
   let woke: () => void = () => {}
   const channel = new native.ShmChannel(memfd, size, 0, bell.read, () => woke())
-  const words: [number, number][] = [
-    [Word.MAGIC, SEGMENT_MAGIC],
-    [Word.VERSION, VERSION],
-    [Word.CAPACITY, capacity],
-    [Word.CLIENT_PID, process.pid],
-    [Word.CLIENT_DOORBELL, bell.read],
-    [Word.NONCE_LOW, 7],
-    [Word.NONCE_HIGH, 9],
-    [Word.STATE, State.OFFERED],
-  ]
+  const words = offerWords({ capacity, pid: process.pid, doorbellFd: bell.read, nonceLow: 7, nonceHigh: 9 })
   for (const [w, v] of words) channel.setWord(w, v)
   const accepted = new Promise<void>((resolve) => {
     woke = () => {

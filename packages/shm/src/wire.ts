@@ -52,6 +52,23 @@ export const State = {
   ESTABLISHED: 4,
 } as const
 
+/**
+ * The handshake words a client writes before its hello, in order (`STATE` = OFFERED last, so a
+ * listener that sees OFFERED sees the rest).
+ */
+export function offerWords(o: { capacity: number; pid: number; doorbellFd: number; nonceLow: number; nonceHigh: number }): [number, number][] {
+  return [
+    [Word.MAGIC, SEGMENT_MAGIC],
+    [Word.VERSION, VERSION],
+    [Word.CAPACITY, o.capacity],
+    [Word.CLIENT_PID, o.pid],
+    [Word.CLIENT_DOORBELL, o.doorbellFd],
+    [Word.NONCE_LOW, o.nonceLow],
+    [Word.NONCE_HIGH, o.nonceHigh],
+    [Word.STATE, State.OFFERED],
+  ]
+}
+
 /** Reasons for {@link State.REFUSED}. */
 export const Refusal = {
   /** The segment did not check out (magic, version, size, nonce). */
