@@ -379,7 +379,8 @@ export interface ShmCalls {
    * `new ShmChannel(fd, size, side, doorbellFd, onWake)`: maps the sealed segment (seals and size
    * checked again; `EPERM` if unsealed) as side 0 (its creator) or 1, owning `fd` and `doorbellFd`.
    * `onWake(1)`: the doorbell rang; `onWake(0)`: every write end of it closed (the peer is gone);
-   * `onWake(-errno)`: polling failed. Released with its environment.
+   * `onWake(-errno)`: polling failed. With `capacity`, the rings are that large and the segment may
+   * hold more bytes after them (sem's slots). Released with its environment.
    */
   ShmChannel: new (
     fd: number,
@@ -387,6 +388,7 @@ export interface ShmCalls {
     side: 0 | 1,
     doorbellFd: number,
     onWake: (status: number) => void,
+    capacity?: number,
   ) => ShmChannel
   /**
    * `new ShmSegment(fd, size)`: maps a sealed memfd (seals and size checked; `EPERM` if unsealed)
@@ -400,8 +402,90 @@ export interface ShmCalls {
   readonly shmConstants: ShmConstants
 }
 
+/** A sealed memfd mapped for the semaphores and slots inside it (`src/sem.cc`). */
+export interface SemRing {
+  /** The mapping as an external ArrayBuffer; `undefined` after `close()`. */
+  readonly buffer: ArrayBuffer | undefined
+  /** `sem_init(pshared = 1)` of a semaphore at `offset` (a multiple of 8) with `value`. Only before any peer uses it. */
+  init(offset: number, value: number): void
+  /** Detaches the buffer; the mapping goes once no semaphore on it (or its waiter thread) uses it. Idempotent. */
+  close(): void
+}
+
+/** One semaphore handle (`src/sem.cc`). */
+export interface Semaphore {
+  /** Takes a unit if one is free (never blocks): `true`, else `false`. */
+  tryWait(): boolean
+  /** Adds `n` units (1 to 32767): `EOVERFLOW` past `SEM_VALUE_MAX` (nothing posted), `ERANGE` past System V's `SEMVMX`. */
+  post(n: number): void
+  /** The current value (`sem_getvalue`, `GETVAL`). */
+  value(): number
+  /**
+   * Adds `delta` to the units the waiter thread is to take (never below 0) and returns the demand
+   * now. Above 0 a thread waits and hands units to `onUnits`, keeping the event loop alive.
+   */
+  want(delta: number): number
+  /** Ends the waiter thread (units it holds are posted back) and closes the handle. Idempotent. */
+  close(): void
+}
+
+/** System V semaphore set facts, from {@link SemCalls.semStat}. */
+export interface SemSetStat {
+  uid: number
+  cuid: number
+  mode: number
+  nsems: number
+  /** Time of the last `semop` (seconds; 0: none yet, the set may not be initialised). */
+  otime: number
+  ctime: number
+}
+
+/** Constants of `src/sem.cc`. */
+export interface SemConstants {
+  readonly SEM_VALUE_MAX: number
+  /** `sizeof(sem_t)`. */
+  readonly SEM_T_BYTES: number
+  readonly IPC_PRIVATE: number
+  readonly IPC_CREAT: number
+  readonly IPC_EXCL: number
+}
+
+/** `src/sem.cc`: POSIX named, POSIX in-segment and System V semaphores, each with its own waiter thread. */
+export interface SemCalls {
+  /**
+   * `new Semaphore(kind, a, b, c, onUnits)`: kind 0, POSIX named (a name, b 1 to create with
+   * `O_CREAT | O_EXCL`, 0600 and value c, 0 to open); kind 1, System V (a semid, b the number in
+   * the set, c `true` for `SEM_UNDO`); kind 2, in a segment (a a {@link SemRing}, b the offset).
+   * `onUnits(null, n)` hands over units the waiter thread took; `onUnits(error, 0)` once if
+   * waiting failed (`EIDRM`: the set was removed).
+   */
+  Semaphore: new (
+    kind: 0 | 1 | 2,
+    a: string | number | SemRing,
+    b: number,
+    c: number | boolean | undefined,
+    onUnits: (error: (Error & { code: string }) | null, count: number) => void,
+  ) => Semaphore
+  /** `new SemRing(fd, size)`: maps a sealed memfd (`fd` stays the caller's). */
+  SemRing: new (
+    fd: number,
+    size: number,
+  ) => SemRing
+  semUnlink(name: string): void
+  semGet(key: number, nsems: number, flags: number): number
+  semSetVal(semid: number, num: number, value: number): void
+  semStat(semid: number): SemSetStat
+  /** `IPC_RMID`: every waiter wakes with `EIDRM`. */
+  semRemove(semid: number): void
+  /** An atomic +1/-1 on `num`: sets `sem_otime` (a new set is initialised), never blocks. */
+  semTouch(semid: number, num: number): void
+  /** The System V limits (`IPC_INFO`). */
+  semInfo(): { semmsl: number; semmns: number; semopm: number; semmni: number; semvmx: number }
+  readonly semConstants: SemConstants
+}
+
 /** The addon's exports: one group per C++ source file. */
-export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls & ShmCalls
+export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls & ShmCalls & SemCalls
 
 function load(): NativeAddon {
   if (process.platform !== 'linux') {

@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipc::InitMq(env, exports);
   ipc::InitSysv(env, exports);
   ipc::InitShm(env, exports);
+  ipc::InitSem(env, exports);
   return exports;
 }
 

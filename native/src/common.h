@@ -171,5 +171,6 @@ void InitMark(Napi::Env env, Napi::Object exports);
 void InitMq(Napi::Env env, Napi::Object exports);
 void InitSysv(Napi::Env env, Napi::Object exports);
 void InitShm(Napi::Env env, Napi::Object exports);
+void InitSem(Napi::Env env, Napi::Object exports);
 
 }  // namespace ipc

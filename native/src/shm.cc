@@ -29,6 +29,7 @@
 
 #include "callback.h"
 #include "poll.h"
+#include "segment.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -147,6 +148,8 @@ Napi::Value DoorbellPipe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+}  // namespace
+
 // Maps `fd` shared, read-write, after checking it is `size` bytes and sealed against shrinking
 // and growing (so no access to the mapping can ever fault): EBADMSG for another size, EPERM when
 // unsealed, mmap's errno otherwise.
@@ -161,10 +164,9 @@ void* MapSealed(Napi::Env env, int fd, int64_t size) {
   return base;
 }
 
-}  // namespace
-
-// new ShmChannel(fd, size, side, doorbellFd, onWake(status)): maps the sealed segment `fd` (seals
-// and size are checked again here) as `side` (0: the creator, which writes ring 0; 1: the
+// new ShmChannel(fd, size, side, doorbellFd, onWake(status), capacity?): maps the sealed segment
+// `fd` (seals and size are checked again here; with `capacity`, the rings are that large and the
+// segment may hold more after them) as `side` (0: the creator, which writes ring 0; 1: the
 // acceptor), and owns `fd` and `doorbellFd` (its own doorbell's read end) from then on. onWake
 // runs on the event loop when the doorbell rang (1: look at both rings), when every write end of
 // it has closed (0: the peer is gone; what its ring holds can still be read), or on a poll error
@@ -196,7 +198,14 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel>, public Resource {
     int doorbell = ArgFd(info, 3, "doorbellFd");
     Napi::Function onWake = ArgFunction(info, 4, "onWake");
     uint64_t capacity = static_cast<uint64_t>(size - int64_t(kHeaderBytes)) / 2;
-    if ((size - int64_t(kHeaderBytes)) % 2 != 0 || (capacity & (capacity - 1)) != 0) ThrowArgRange(env, "size", "4096 + 2 × a power of two");
+    if (info.Length() > 5 && !info[5].IsUndefined()) {
+      // rings of `capacity` bytes, and after them bytes that belong to someone else (sem's slots)
+      capacity = static_cast<uint64_t>(ArgLong(info, 5, "capacity", 4096, int64_t(1) << 30));
+      if ((capacity & (capacity - 1)) != 0 || int64_t(kHeaderBytes + 2 * capacity) > size)
+        ThrowArgRange(env, "capacity", "a power of two whose rings fit in size");
+    } else if ((size - int64_t(kHeaderBytes)) % 2 != 0 || (capacity & (capacity - 1)) != 0) {
+      ThrowArgRange(env, "size", "4096 + 2 × a power of two");
+    }
     void* base = MapSealed(env, fd, size);
     base_ = static_cast<uint8_t*>(base);
     size_ = static_cast<size_t>(size);
@@ -490,18 +499,6 @@ class ShmChannel : public Napi::ObjectWrap<ShmChannel>, public Resource {
   std::unique_ptr<PollHandle> poll_;
   Napi::FunctionReference callback_;
   Pin pin_;
-};
-
-// An app segment's mapping, shared by the ShmSegment and its ArrayBuffer's finalizer: it is
-// unmapped by close() (after the buffer was detached) or when both are gone.
-struct Mapping {
-  void* base = nullptr;
-  size_t size = 0;
-  void Unmap() {
-    if (base != nullptr) munmap(base, size);
-    base = nullptr;
-  }
-  ~Mapping() { Unmap(); }
 };
 
 // new ShmSegment(fd, size): maps a sealed memfd (seals and size checked) and shows it as one

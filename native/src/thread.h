@@ -52,6 +52,7 @@ class ThreadCore : public std::enable_shared_from_this<ThreadCore> {
       throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
     }
     if (!ref) napi_unref_threadsafe_function(env, tsfn_);
+    ref_ = ref;
     try {
       std::shared_ptr<ThreadCore> self = shared_from_this();
       thread_ = std::thread([self]() { self->Main(); });
@@ -78,6 +79,16 @@ class ThreadCore : public std::enable_shared_from_this<ThreadCore> {
   }
 
   bool stopped() const { return stopped_; }
+
+  // JS thread: whether the thread's reports keep the event loop alive (no-op once stopped).
+  void SetRef(napi_env env, bool ref) {
+    if (stopped_ || !started_ || ref == ref_) return;
+    ref_ = ref;
+    if (ref)
+      napi_ref_threadsafe_function(env, tsfn_);
+    else
+      napi_unref_threadsafe_function(env, tsfn_);
+  }
 
  protected:
   // The thread's body; returning ends the thread.
@@ -153,6 +164,7 @@ class ThreadCore : public std::enable_shared_from_this<ThreadCore> {
   bool exited_ = false;          // mu_
   bool started_ = false;         // JS thread
   bool stopped_ = false;         // JS thread
+  bool ref_ = true;              // JS thread
   bool woken_ = false;           // JS thread: Wake() said the thread will end promptly
 };
 

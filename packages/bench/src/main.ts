@@ -14,9 +14,10 @@ import { type Name, OURS, PAYLOADS, PEERS, type Row, attempt as attemptCounted, 
 import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
+import type { SemaphoreRow } from './semaphore.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
-import { idleTable, memoryTable, ratioTable, resultsTable } from './report.js'
+import { idleTable, memoryTable, ratioTable, resultsTable, semaphoreTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -104,6 +105,13 @@ function runSyscalls(folder: string): SyscallResult | undefined {
   return { messages: busy.messages, syscalls: busy.syscalls, baseline: idle.syscalls, perMessage: (busy.syscalls - idle.syscalls) / busy.messages }
 }
 
+/** The `semaphore` rows: @ipc/sem's Semaphore API, in a process of its own (`dist/semaphore.js`). */
+function runSemaphore(folder: string): SemaphoreRow[] {
+  const run = spawnSync(process.execPath, [distFile('semaphore.js'), folder, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 120_000 })
+  if (run.status !== 0) throw new Error(`semaphore bench failed: ${run.stderr}`)
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as SemaphoreRow[]
+}
+
 function writeJson(file: string, value: unknown): void {
   mkdirSync(distFile('../results'), { recursive: true })
   const path = distFile(`../results/${file}`)
@@ -160,6 +168,18 @@ async function main(): Promise<void> {
     )
   }
 
+  const runsSemaphore = only === undefined || only.includes('semaphore')
+  if (runsSemaphore) log('semaphore: @ipc/sem Semaphore API, POSIX and System V: acquire+release pairs, tryAcquire, cross-process hand-off…')
+  const semaphore = runsSemaphore ? await attempt('semaphore', async () => runSemaphore(folder)) : undefined
+  if (semaphore) {
+    for (const r of semaphore) {
+      log(
+        `semaphore ${r.kind}: ${Math.round(r.pairsPerSec).toLocaleString('en-US')} acquire+release pairs/s, ` +
+          `${Math.round(r.tryAcquirePerSec).toLocaleString('en-US')} tryAcquire/s, hand-off p50 ${r.handoffP50Us.toFixed(1)} µs p99 ${r.handoffP99Us.toFixed(1)} µs`,
+      )
+    }
+  }
+
   // latest.json only from a full run with default options; memory.json and idle.json whenever
   // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
   const written: string[] = []
@@ -170,6 +190,10 @@ async function main(): Promise<void> {
   if (memory) {
     writeJson('memory.json', memory)
     written.push('memory.json')
+  }
+  if (semaphore && !quick) {
+    writeJson('semaphore.json', semaphore)
+    written.push('semaphore.json')
   }
   if (idle && idle.kind === 'ipc') {
     writeJson('idle.json', idle)
@@ -202,6 +226,7 @@ async function main(): Promise<void> {
       '',
     )
   }
+  if (runsSemaphore) out.push('## Semaphore API (`semaphore`: @ipc/sem, uncontended, and a hand-off between two processes)', '', semaphoreTable(semaphore), '')
   if (runsIdle) out.push(`## Memory per idle connection end${idle?.kind === 'net' ? ' (plain net sockets, for comparison)' : ''}`, '', idleTable(idle), '')
   process.stdout.write(out.join('\n'))
   log(

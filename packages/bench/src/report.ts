@@ -1,4 +1,5 @@
 /** The Markdown tables. */
+import type { SemaphoreRow } from './semaphore.js'
 import { type Name, OURS, PAYLOADS, type Row } from './common.js'
 import type { IdleResult, IdleSide } from './idle.js'
 import type { MemoryResult } from './memory.js'
@@ -134,4 +135,17 @@ export function idleTable(r: IdleResult | undefined): string {
       `Right after the exchange (before idling) arrayBuffers was ${kib(r.client.perEndAfterExchange.arrayBuffers)} / end (client), ${kib(r.server.perEndAfterExchange.arrayBuffers)} / end (server).`,
   ]
   return lines.join('\n')
+}
+
+/** The `semaphore` rows (@ipc/sem's Semaphore API), with the issue's targets beside them. */
+export function semaphoreTable(rows: SemaphoreRow[] | undefined): string {
+  const head = ['kind', 'acquire+release pairs/s (target ≥ 1 M)', 'tryAcquire/s (target ≥ 5 M)', 'hand-off p50 (target ≤ 60 µs)', 'hand-off p99']
+  const align: ('l' | 'r')[] = ['l', 'r', 'r', 'r', 'r']
+  if (rows === undefined) return table(head, align, [['posix / sysv', 'failed', '—', '—', '—']])
+  const n = (v: number): string => Math.round(v).toLocaleString('en-US')
+  return table(
+    head,
+    align,
+    rows.map((r) => [r.kind, n(r.pairsPerSec), n(r.tryAcquirePerSec), `${r.handoffP50Us.toFixed(1)} µs`, `${r.handoffP99Us.toFixed(1)} µs`]),
+  )
 }
