@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { writeSync } from 'node:fs'
-import type { Transport } from '@ipc/core'
+import type { ConnectOptions, Transport } from '@ipc/core'
 import {
   type Address,
   IpcError,
+  type Link,
   closeAllQuietly,
   createTransport,
   fromErrno,
@@ -13,11 +14,12 @@ import {
   withWait,
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
-import { ShmLink } from './link.js'
-import { type ShmConnectOptions, capacityOf } from './options.js'
-import { readRendezvous, rendezvousPath } from './rendezvous.js'
 import { peerFdError, segmentError } from './errors.js'
-import { Refusal, State, Word, encodeHello, offerWords, segmentSize } from './wire.js'
+import type { SegmentFlavour } from './flavour.js'
+import { SHM_FLAVOUR } from './ring-flavour.js'
+import type { ShmConnectOptions } from './options.js'
+import { readRendezvous, rendezvousPath } from './rendezvous.js'
+import { Refusal, State, Word, encodeHello, offerWords } from './wire.js'
 
 const { O_WRONLY, O_NONBLOCK } = native.fdConstants
 
@@ -28,10 +30,19 @@ const { O_WRONLY, O_NONBLOCK } = native.fdConstants
  * then open the listener's doorbell and mark the connection established.
  */
 export async function connectShm<Out, In>(address: Address, options: ShmConnectOptions<In>): Promise<Transport<Out, In>> {
+  return connectSegment(address, options, SHM_FLAVOUR)
+}
+
+/** {@link connectShm} for any flavour of segment (`sem:` is another). */
+export async function connectSegment<Out, In, O extends ConnectOptions<In> & { spin?: number | string }>(
+  address: Address,
+  options: O,
+  flavour: SegmentFlavour<O>,
+): Promise<Transport<Out, In>> {
   const label = `connect ${address.text}`
-  const capacity = capacityOf(options.capacity)
-  const rendezvous = readRendezvous(rendezvousPath(address), label)
-  const size = segmentSize(capacity)
+  const plan = flavour.plan(options)
+  const { capacity, size } = plan
+  const rendezvous = readRendezvous(rendezvousPath(address, flavour.scheme), label)
   let segmentFd: number | undefined
   let bellRead: number | undefined // the doorbell's ends until the channel (read) or the handshake's end (write) takes them
   let bellWrite: number | undefined
@@ -39,9 +50,10 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
   let helloFd: number | undefined
   let listenerBell: number | undefined
   let bound: ReturnType<typeof processBound> | undefined
+  let linked = false
   try {
     try {
-      segmentFd = native.memfdCreate(`ipc-shm:${address.target.slice(1)}`, size)
+      segmentFd = native.memfdCreate(`ipc-${flavour.scheme}:${address.target.slice(1)}`, size)
     } catch (err) {
       throw segmentError(err, label, size)
     }
@@ -49,14 +61,16 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     bellRead = bell.read
     bellWrite = bell.write
     let onWake: (status: number) => void = () => {}
-    channel = new native.ShmChannel(segmentFd, size, 0, bell.read, (status) => onWake(status))
+    plan.prepare?.(segmentFd)
+    channel = new native.ShmChannel(segmentFd, size, 0, bell.read, (status) => onWake(status), capacity)
     const memfd = segmentFd
     segmentFd = undefined // the channel owns it now, and the doorbell's read end
     bellRead = undefined
     const nonce = randomBytes(8)
     const nonceLow = nonce.readUInt32LE(0)
     const nonceHigh = nonce.readUInt32LE(4)
-    const words = offerWords({ capacity, pid: process.pid, doorbellFd: bell.read, nonceLow, nonceHigh })
+    for (const [word, value] of plan.words) channel.setWord(word, value) // before the offer's STATE word
+    const words = offerWords({ magic: flavour.magic, capacity, pid: process.pid, doorbellFd: bell.read, nonceLow, nonceHigh })
     for (const [word, value] of words) channel.setWord(word, value)
     const ch = channel
     const answered = new Promise<void>((resolve, reject) => {
@@ -105,16 +119,20 @@ export async function connectShm<Out, In>(address: Address, options: ShmConnectO
     channel.setWord(Word.STATE, State.ESTABLISHED)
     channel.ring()
     const b = bound
-    const link = new ShmLink(channel, {
+    const link = plan.link(channel, memfd, 0, {
       peer: { pid: rendezvous.pid },
       classifyEnd: () => b.classifyEnd!(undefined),
       release: () => b.release?.(),
       spin: options.spin === undefined ? 0 : Number(options.spin),
-    })
+    }) as Link & { wake(status: number): void }
+    linked = true // the link owns the channel now
     onWake = (status) => link.wake(status)
     return createTransport<Out, In>(link, resolveTransportOptions(options))
   } catch (err) {
-    channel?.close()
+    if (!linked) {
+      channel?.close()
+      plan.dispose?.()
+    }
     closeAllQuietly([segmentFd, bellRead, bellWrite, helloFd, listenerBell], native.closeFd)
     bound?.release?.()
     throw fromErrno(err, label)

@@ -3,6 +3,7 @@ import type { Listener, Transport } from '@ipc/core'
 import {
   type Address,
   HelloPump,
+  type Link,
   type ListenerControl,
   closeAllQuietly,
   createListener,
@@ -14,10 +15,11 @@ import {
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { peerFdError } from './errors.js'
-import { ShmLink } from './link.js'
+import type { SegmentFlavour, SegmentPlan } from './flavour.js'
 import type { ShmListenOptions } from './options.js'
 import { type Claim, claimRendezvous, rendezvousPath } from './rendezvous.js'
-import { HEADER_BYTES, HELLO_BYTES, type Hello, MAX_CAPACITY, MIN_CAPACITY, Refusal, SEGMENT_MAGIC, State, VERSION, Word, decodeHello } from './wire.js'
+import { SHM_FLAVOUR } from './ring-flavour.js'
+import { HELLO_BYTES, type Hello, Refusal, State, VERSION, Word, decodeHello } from './wire.js'
 
 const { O_RDWR, O_WRONLY, O_NONBLOCK } = native.fdConstants
 const { F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL } = native.shmConstants
@@ -34,8 +36,17 @@ const PENDING_HELLOS = 64
  * for the client to open it.
  */
 export async function listenShm<Out, In>(address: Address, options: ShmListenOptions<In>): Promise<Listener<Out, In>> {
+  return listenSegment(address, options, SHM_FLAVOUR)
+}
+
+/** {@link listenShm} for any flavour of segment (`sem:` is another). */
+export async function listenSegment<Out, In, O extends ShmListenOptions<In>>(
+  address: Address,
+  options: O,
+  flavour: SegmentFlavour<unknown>,
+): Promise<Listener<Out, In>> {
   const label = `listen ${address.text}`
-  const path = rendezvousPath(address)
+  const path = rendezvousPath(address, flavour.scheme)
   const transportOptions = resolveTransportOptions(options)
   const handshakeTimeout = options.handshakeTimeout ?? 10_000
   const spin = options.spin === undefined ? 0 : Number(options.spin)
@@ -108,7 +119,9 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
     let clientBell: number | undefined
     let channel: InstanceType<typeof native.ShmChannel> | undefined
     let bound: ReturnType<typeof processBound> | undefined
+    let plan: SegmentPlan | undefined
     let verified = false
+    let linked = false
     try {
       bound = processBound(hello.pid, (pid, onExit) => new native.PidWatcher(pid, onExit))
       if (bound.watch.exited()) throw new Error('the client is gone')
@@ -118,22 +131,23 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
         throw peerFdError(err, what, hello.pid, 'its segment')
       }
       const info = native.fdInfo(segmentFd)
-      if (!info.link.startsWith('/memfd:ipc-shm')) throw new Error(`its segment is not an shm: memfd (${info.link})`)
+      if (!info.link.startsWith(`/memfd:ipc-${flavour.scheme}:`)) throw new Error(`its segment is not an ${flavour.scheme}: memfd (${info.link})`)
       if (info.seals < 0 || (info.seals & REQUIRED_SEALS) !== REQUIRED_SEALS) throw new Error('its segment is not sealed')
       if (info.uid !== process.geteuid!()) throw new Error(`its segment belongs to uid ${info.uid}`)
-      const capacity = (info.size - HEADER_BYTES) / 2
-      if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
-        throw new Error(`its segment has an impossible size (${info.size})`)
-      }
+      const planned = flavour.planFor(info.size)
+      if (typeof planned === 'string') throw new Error(planned)
+      plan = planned
+      const capacity = plan.capacity
       const bell = native.doorbellPipe()
       bellRead = bell.read
       bellWrite = bell.write
       let onWake: (status: number) => void = () => {}
-      channel = new native.ShmChannel(segmentFd, info.size, 1, bell.read, (status) => onWake(status))
+      channel = new native.ShmChannel(segmentFd, info.size, 1, bell.read, (status) => onWake(status), capacity)
+      const memfd = segmentFd
       segmentFd = undefined // the channel owns it now, and the doorbell's read end
       bellRead = undefined
       const expect: [number, number, string][] = [
-        [Word.MAGIC, SEGMENT_MAGIC, 'magic'],
+        [Word.MAGIC, flavour.magic, 'magic'],
         [Word.VERSION, VERSION, 'version'],
         [Word.CAPACITY, capacity, 'capacity'],
         [Word.CLIENT_PID, hello.pid, 'pid'],
@@ -144,6 +158,8 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
       for (const [word, value, name] of expect) {
         if (channel.word(word) !== value) throw new Error(`its segment's ${name} does not match its hello`)
       }
+      const ch0 = channel
+      plan.check?.((index) => ch0.word(index))
       verified = true
       try {
         clientBell = native.openPeerFd(hello.pid, channel.word(Word.CLIENT_DOORBELL), O_WRONLY | O_NONBLOCK)
@@ -177,7 +193,15 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
       native.closeFd(bell.write) // from now on the doorbell ends when the client's side of it does
       bellWrite = undefined
       const b = bound
-      const link = new ShmLink(channel, { peer: { pid: hello.pid }, classifyEnd: () => b.classifyEnd!(undefined), release: () => b.release?.(), spin })
+      const link = plan.link(channel, memfd, 1, {
+        peer: { pid: hello.pid },
+        classifyEnd: () => b.classifyEnd!(undefined),
+        release: () => b.release?.(),
+        spin,
+      }) as Link & {
+        wake(status: number): void
+      }
+      linked = true // the link owns the channel now
       onWake = (status) => link.wake(status)
       const transport: Transport<Out, In> = createTransport<Out, In>(link, transportOptions)
       control.offer(transport)
@@ -192,7 +216,10 @@ export async function listenShm<Out, In>(address: Address, options: ShmListenOpt
           // the channel is unusable: the client's own timeout ends its wait
         }
       }
-      channel?.close()
+      if (!linked) {
+        channel?.close()
+        plan?.dispose?.()
+      }
       closeAllQuietly([segmentFd, clientBell, bellRead, bellWrite], native.closeFd)
       bound?.release?.()
     }

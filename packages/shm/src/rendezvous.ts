@@ -6,7 +6,7 @@
  */
 import { existsSync, fstatSync, linkSync, lstatSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { type Address, IpcError, assertOwnerOnly, closeQuietly, fromErrno, unlinkQuietly } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { type Rendezvous, formatRendezvous, parseRendezvous } from './wire.js'
@@ -21,13 +21,13 @@ export const FILE_PREFIX = 'ipc-shm.'
 
 const NAME = /^\/[A-Za-z0-9._-]{1,200}$/
 
-/** The rendezvous path of `shm:/name`; throws `ERR_IPC_INVALID_ADDRESS` for other names. */
-export function rendezvousPath(address: Address): string {
+/** The rendezvous path of `<scheme>:/name` (`ipc-<scheme>.name`); throws `ERR_IPC_INVALID_ADDRESS` for other names. */
+export function rendezvousPath(address: Address, scheme = 'shm'): string {
   const name = address.target
   if (!NAME.test(name) || name === '/.' || name === '/..') {
     throw new IpcError('ERR_IPC_INVALID_ADDRESS', `${address.text}: the name must be "/" and 1 to 200 of A-Z a-z 0-9 . _ - (like a POSIX shm name)`)
   }
-  return join(RENDEZVOUS_DIR, `${FILE_PREFIX}${name.slice(1)}`)
+  return join(RENDEZVOUS_DIR, `ipc-${scheme}.${name.slice(1)}`)
 }
 
 /** Claims of this environment that are still held: removed at a normal process exit too. */
@@ -53,7 +53,8 @@ export interface Claim {
  * is a dead listener's and is removed first; a locked one is `ERR_IPC_ADDRESS_IN_USE`.
  */
 export function claimRendezvous(path: string, r: Rendezvous, what: string): Claim {
-  const temp = join(RENDEZVOUS_DIR, `.${FILE_PREFIX}${process.pid}.${Math.random().toString(36).slice(2)}`)
+  const prefix = /^ipc-[a-z]+\./.exec(basename(path))?.[0] ?? FILE_PREFIX
+  const temp = join(RENDEZVOUS_DIR, `.${prefix}${process.pid}.${Math.random().toString(36).slice(2)}`)
   let fd: number | undefined
   try {
     fd = native.openFd(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs'
 import type { Address } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { readRendezvous, rendezvousPath } from './rendezvous.js'
-import { State, Word, encodeHello, offerWords, ringControl, ringData, segmentSize } from './wire.js'
+import { SEGMENT_MAGIC, State, Word, encodeHello, offerWords, ringControl, ringData, segmentSize } from './wire.js'
 
 export * from './wire.js'
 
@@ -32,16 +32,29 @@ export interface RawClient {
   end(): void
 }
 
-/** Connects to `address` (`shm:/name`) with the real handshake, done by hand from the wire format. */
-export async function rawClient(address: string, capacity = 64 * 1024): Promise<RawClient> {
-  const target = address.slice('shm:'.length).split('?')[0]!
-  const r = readRendezvous(rendezvousPath({ text: address, target } as Address), 'raw client')
-  const size = segmentSize(capacity)
-  const memfd = native.memfdCreate('ipc-shm:raw', size)
+/** A segment as a raw client lays it out (what a flavour's plan says). */
+export interface RawSegment {
+  scheme: string
+  magic: number
+  size: number
+  capacity: number
+  /** Flavour words (16 to 63), written before the offer. */
+  words: [number, number][]
+  /** Fills the segment before the offer. */
+  prepare?(memfd: number): void
+}
+
+/** The real handshake, done by hand from the wire format, for a segment of any flavour. */
+export async function rawHandshake(address: string, segment: RawSegment): Promise<{ channel: InstanceType<typeof native.ShmChannel>; memfd: number }> {
+  const target = address.slice(address.indexOf(':') + 1).split('?')[0]!
+  const r = readRendezvous(rendezvousPath({ text: address, target } as Address, segment.scheme), 'raw client')
+  const memfd = native.memfdCreate(`ipc-${segment.scheme}:raw`, segment.size)
+  segment.prepare?.(memfd)
   const bell = native.doorbellPipe()
   let woke: () => void = () => {}
-  const channel = new native.ShmChannel(memfd, size, 0, bell.read, () => woke())
-  const words = offerWords({ capacity, pid: process.pid, doorbellFd: bell.read, nonceLow: 7, nonceHigh: 9 })
+  const channel = new native.ShmChannel(memfd, segment.size, 0, bell.read, () => woke(), segment.capacity)
+  for (const [w, v] of segment.words) channel.setWord(w, v)
+  const words = offerWords({ magic: segment.magic, capacity: segment.capacity, pid: process.pid, doorbellFd: bell.read, nonceLow: 7, nonceHigh: 9 })
   for (const [w, v] of words) channel.setWord(w, v)
   const accepted = new Promise<void>((resolve) => {
     woke = () => {
@@ -57,6 +70,12 @@ export async function rawClient(address: string, capacity = 64 * 1024): Promise<
   native.closeFd(bell.write)
   channel.setWord(Word.STATE, State.ESTABLISHED)
   channel.ring()
+  return { channel, memfd }
+}
+
+/** Connects to `address` (`shm:/name`) with the real handshake, done by hand from the wire format. */
+export async function rawClient(address: string, capacity = 64 * 1024): Promise<RawClient> {
+  const { channel, memfd } = await rawHandshake(address, { scheme: 'shm', magic: SEGMENT_MAGIC, size: segmentSize(capacity), capacity, words: [] })
   let committed = 0
   const word = Buffer.alloc(4)
   return {

@@ -38,6 +38,7 @@ export const Word = {
   /** 64 random bits the hello repeats: the segment is the one the hello meant. */
   NONCE_LOW: 9,
   NONCE_HIGH: 10,
+  // 11 to 15 unused; 16 to 63 belong to the flavour of segment (sem: uses some, shm: none)
 } as const
 
 /** Handshake states (word {@link Word.STATE}). */
@@ -56,9 +57,9 @@ export const State = {
  * The handshake words a client writes before its hello, in order (`STATE` = OFFERED last, so a
  * listener that sees OFFERED sees the rest).
  */
-export function offerWords(o: { capacity: number; pid: number; doorbellFd: number; nonceLow: number; nonceHigh: number }): [number, number][] {
+export function offerWords(o: { magic?: number; capacity: number; pid: number; doorbellFd: number; nonceLow: number; nonceHigh: number }): [number, number][] {
   return [
-    [Word.MAGIC, SEGMENT_MAGIC],
+    [Word.MAGIC, o.magic ?? SEGMENT_MAGIC],
     [Word.VERSION, VERSION],
     [Word.CAPACITY, o.capacity],
     [Word.CLIENT_PID, o.pid],

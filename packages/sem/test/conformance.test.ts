@@ -1,0 +1,4 @@
+import { describeConformance } from '@ipc/core/testing'
+import { semNames, semTarget } from './targets.js'
+
+describeConformance(semTarget(semNames('kit')))
