@@ -189,15 +189,19 @@ class WaiterCore : public ThreadCore {
 
  private:
   void Run() override {
+    Wait();
+    std::lock_guard<std::mutex> lock(mu_);
+    left_ = true;
+    target_.reset();  // what it points into may go now (a segment is unmapped once nothing uses it)
+  }
+
+  void Wait() {
     int slice = target_->InSegment() ? -1 : kSliceMs;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
         bool wanted = cv_.wait_for(lock, kIdle, [&] { return demand_ > 0 || stopping(); });
-        if (!wanted || stopping()) {
-          left_ = true;
-          return;
-        }
+        if (!wanted || stopping()) return;
       }
       int rc = target_->Wait(slice);
       if (rc == ETIMEDOUT || rc == EAGAIN) continue;
@@ -219,18 +223,15 @@ class WaiterCore : public ThreadCore {
         }
       }
       bool failed = rc != 0;
-      if (stopping() || !Post(units.release()) || failed) {  // a report not posted gives its units back
-        std::lock_guard<std::mutex> lock(mu_);
-        left_ = true;
-        return;
-      }
+      if (stopping() || !Post(units.release()) || failed) return;  // a report not posted gives its units back
     }
   }
 
   // A sliced wait ends within a slice; an unlimited one (a segment's) is woken by a post.
   bool Wake() override {
+    std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_all();
-    if (target_->InSegment()) target_->Post(1);
+    if (!left_ && target_->InSegment()) target_->Post(1);
     return true;
   }
 
@@ -274,6 +275,7 @@ class SemRing : public Napi::ObjectWrap<SemRing> {
       ThrowErrno(env, "napi_create_external_arraybuffer", ENOTSUP);
     }
     buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
+    hold_ = hold;
     napi_type_tag_object(env, info.This(), &kSemRingTag);
   }
 
@@ -309,6 +311,8 @@ class SemRing : public Napi::ObjectWrap<SemRing> {
       Napi::ArrayBuffer ab = buffer_.Value();
       if (!ab.IsDetached()) ab.Detach();
       buffer_.Reset();
+      hold_->reset();  // detached: no JS can reach the memory any more, whenever the finalizer runs
+      hold_ = nullptr;
     }
     mapping_.reset();
     return info.Env().Undefined();
@@ -316,6 +320,7 @@ class SemRing : public Napi::ObjectWrap<SemRing> {
 
   std::shared_ptr<Mapping> mapping_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
+  std::shared_ptr<Mapping>* hold_ = nullptr;  // the buffer finalizer's share (freed by the finalizer)
 };
 
 // new Semaphore(kind, a, b, c, onUnits(error, count)):
