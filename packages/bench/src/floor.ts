@@ -18,6 +18,7 @@ const MECHANISM: Record<OurName, string> = {
   'mq+sysv': 'sysvmq',
   shm: 'shmfutex',
   'shm+spin': 'shmspin',
+  sem: 'shmsem',
 }
 
 /** One floor cell: msgs/s per payload, RTT p50 µs per payload (64 B and 1 KiB only). */

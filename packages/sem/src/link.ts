@@ -1,7 +1,9 @@
 /**
  * `SemLink`: core's framed stream over the bounded buffers of one `sem:` connection (see
- * `wire.ts`). Core cuts the stream into units of one slot each (`maxUnit`), so many small frames
- * share one slot and one pair of semaphore operations. Both ends run on the event loop with
+ * `wire.ts`). Each write fills slots with the stream's bytes, as full as they go (many small frames
+ * share one slot and one pair of semaphore operations; a large one spans slots), copying each piece
+ * of core's chunks straight into slot memory: core's own cutting into units (`maxUnit`) would
+ * first copy every unit that straddles two chunks into a fresh buffer. Both ends run on the event loop with
  * non-blocking `sem_trywait`; when there is nothing to take (no `full` slot to read, no `empty`
  * one to fill), the semaphore's own waiter thread waits and hands over the unit it took. The shm:
  * doorbell of the connection is used only for the peer's end (end-of-file when it is gone).
@@ -16,6 +18,12 @@ import { SLOT_HEADER, Sem, semSegmentSize, semaphoreOffset, slotOffset } from '.
 const SLAB_BYTES = 256 * 1024
 /** Bytes delivered per event-loop turn before the rest waits for the next turn (others get to run). */
 const TURN_BYTES = 4 * 1024 * 1024
+/**
+ * The consumer's standing demand on its `full` semaphore: its waiter thread takes every unit that
+ * comes, at once (no re-arming on the way of a message; at most `slots` units are ever held, as
+ * `empty` is posted only when a slot is read).
+ */
+const ALWAYS = 2 ** 40
 
 /** One direction's semaphores, as this side uses them. */
 interface Direction {
@@ -25,7 +33,8 @@ interface Direction {
 }
 
 export class SemLink implements Link {
-  readonly maxUnit: number
+  /** Stream bytes one slot carries. */
+  readonly slotBytes: number
   readonly peer: PeerInfo
   private readonly ring: SemRing
   private readonly bytes: Uint8Array
@@ -45,9 +54,10 @@ export class SemLink implements Link {
   private room = 0
   /** `full` units the waiter thread took for us (slots to read). */
   private ready = 0
-  private waitingRoom = false
   private waitingData = false
+  // chunks no slot could take yet (views of core's outbox, never rewritten), from pendingOffset in the first
   private pending: Uint8Array[] | undefined
+  private pendingOffset = 0
   private flushed: (() => void) | undefined
   private paused = false
   private closed = false
@@ -64,7 +74,7 @@ export class SemLink implements Link {
     private readonly context: SegmentLinkContext,
   ) {
     this.peer = context.peer
-    this.maxUnit = slotSize - SLOT_HEADER
+    this.slotBytes = slotSize - SLOT_HEADER
     this.outSide = side
     this.inSide = side === 0 ? 1 : 0
     this.ring = new native.SemRing(fd, semSegmentSize(slots, slotSize))
@@ -110,42 +120,71 @@ export class SemLink implements Link {
       return false
     }
     try {
-      return this.put(chunks)
+      return this.put(chunks, 0)
     } catch (err) {
       this.fail(err as Error)
       return true
     }
   }
 
-  /** Fills slots with `units` while there are free ones; keeps the rest (and waits for room). */
-  private put(units: Uint8Array[]): boolean {
-    const { empty, full, mutex } = this.out
-    for (let i = 0; i < units.length; i++) {
-      if (this.room > 0) this.room--
-      else if (!empty.tryWait()) {
-        this.pending = i === 0 ? units : units.slice(i)
-        if (!this.waitingRoom) {
-          this.waitingRoom = true
-          empty.want(1)
+  /**
+   * Copies `chunks` (from `offset` in the first) into slots while there are free ones, committing
+   * each slot once it is full and the last one at the end; keeps the rest (and waits for room).
+   */
+  private put(chunks: Uint8Array[], offset: number): boolean {
+    const { empty, mutex } = this.out
+    const cap = this.slotBytes
+    let at = -1 // the open slot's offset
+    let fill = 0
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!
+      let pos = i === 0 ? offset : 0
+      while (pos < chunk.length) {
+        if (at < 0) {
+          if (this.room > 0) this.room--
+          else if (!empty.tryWait()) {
+            this.keep(chunks, i, pos)
+            return false
+          }
+          if (!mutex.tryWait()) throw protocolError('its mutex semaphore is held (only this side takes it)')
+          at = slotOffset(this.outSide, this.outIndex, this.slots, this.slotSize)
+          fill = 0
         }
-        return false
+        const n = Math.min(cap - fill, chunk.length - pos)
+        this.bytes.set(n === chunk.length ? chunk : chunk.subarray(pos, pos + n), at + SLOT_HEADER + fill)
+        fill += n
+        pos += n
+        if (fill === cap) {
+          this.commit(at, fill)
+          at = -1
+        }
       }
-      if (!mutex.tryWait()) throw protocolError('its mutex semaphore is held (only this side takes it)')
-      const unit = units[i]!
-      const at = slotOffset(this.outSide, this.outIndex, this.slots, this.slotSize)
-      this.bytes.set(unit, at + SLOT_HEADER)
-      this.view.setUint32(at, this.outSeq, true)
-      this.view.setUint32(at + 4, unit.length, true)
-      mutex.post(1)
-      full.post(1) // last: the slot is the consumer's only now
-      this.outIndex = this.outIndex + 1 === this.slots ? 0 : this.outIndex + 1
-      this.outSeq = (this.outSeq + 1) >>> 0
     }
+    if (at >= 0) this.commit(at, fill)
     return true
   }
 
+  /** Publishes the open slot at `at` holding `fill` bytes: header, `mutex`, then `full` (last). */
+  private commit(at: number, fill: number): void {
+    this.view.setUint32(at, this.outSeq, true)
+    this.view.setUint32(at + 4, fill, true)
+    this.out.mutex.post(1)
+    this.out.full.post(1) // the slot is the consumer's only now
+    this.outIndex = this.outIndex + 1 === this.slots ? 0 : this.outIndex + 1
+    this.outSeq = (this.outSeq + 1) >>> 0
+  }
+
+  /** Keeps what is left of `chunks` (from chunk `i`, byte `pos`), and has the waiter thread take free slots for it as they come. */
+  private keep(chunks: Uint8Array[], i: number, pos: number): void {
+    this.pending = i === 0 ? chunks : chunks.slice(i)
+    this.pendingOffset = pos
+    let bytes = -pos
+    for (const c of this.pending) bytes += c.length
+    const want = Math.ceil(bytes / this.slotBytes) - this.out.empty.want(0)
+    if (want > 0) this.out.empty.want(want)
+  }
+
   private onRoom(error: Error | null, count: number): void {
-    this.waitingRoom = false
     if (this.closed) return
     if (error !== null) {
       this.fail(error)
@@ -157,12 +196,13 @@ export class SemLink implements Link {
     this.pending = undefined
     let done: boolean
     try {
-      done = this.put(pending)
+      done = this.put(pending, this.pendingOffset)
     } catch (err) {
       this.fail(err as Error)
       return
     }
     if (!done) return
+    this.pendingOffset = 0
     const flushed = this.flushed
     this.flushed = undefined
     flushed?.()
@@ -170,7 +210,6 @@ export class SemLink implements Link {
   }
 
   private onData(error: Error | null, count: number): void {
-    this.waitingData = false
     if (this.closed) return
     if (error !== null) {
       this.fail(error)
@@ -207,7 +246,7 @@ export class SemLink implements Link {
         if (this.peerGone) this.endByPeer()
         else if (!this.waitingData) {
           this.waitingData = true
-          full.want(1)
+          full.want(ALWAYS)
         }
         return
       }
@@ -217,8 +256,8 @@ export class SemLink implements Link {
       const problem =
         seq !== this.inSeq
           ? `slot ${this.inIndex} holds number ${seq}, expected ${this.inSeq}`
-          : len === 0 || len > this.maxUnit
-            ? `slot ${this.inIndex} claims ${len} bytes (at most ${this.maxUnit})`
+          : len === 0 || len > this.slotBytes
+            ? `slot ${this.inIndex} claims ${len} bytes (at most ${this.slotBytes})`
             : undefined
       if (problem !== undefined) {
         this.fail(protocolError(problem))
