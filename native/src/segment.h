@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "common.h"
 
@@ -25,5 +26,18 @@ struct Mapping {
   }
   ~Mapping() { Unmap(); }
 };
+
+// A sealed memfd mapped (MapSealed) and shown to JS as one external ArrayBuffer. The buffer's
+// finalizer holds a share of the mapping through `hold` (freed by that finalizer); resetting
+// *hold after detaching the buffer gives that share up at once.
+struct BufferMapping {
+  std::shared_ptr<Mapping> mapping;
+  Napi::ArrayBuffer buffer;
+  std::shared_ptr<Mapping>* hold = nullptr;
+};
+
+// Maps `fd` (MapSealed) as an external ArrayBuffer; ENOTSUP (syscall
+// napi_create_external_arraybuffer) where the runtime refuses external buffers.
+BufferMapping MapAsBuffer(Napi::Env env, int fd, int64_t size);
 
 }  // namespace ipc

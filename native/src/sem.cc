@@ -263,19 +263,10 @@ class SemRing : public Napi::ObjectWrap<SemRing> {
     Napi::Env env = info.Env();
     int fd = ArgFd(info, 0);
     int64_t size = ArgLong(info, 1, "size", 4096, int64_t(1) << 36);
-    void* base = MapSealed(env, fd, size);
-    mapping_ = std::make_shared<Mapping>();
-    mapping_->base = base;
-    mapping_->size = static_cast<size_t>(size);
-    auto* hold = new std::shared_ptr<Mapping>(mapping_);
-    napi_value ab = nullptr;
-    if (napi_create_external_arraybuffer(env, base, static_cast<size_t>(size), Finalize, hold, &ab) != napi_ok) {
-      delete hold;
-      mapping_.reset();
-      ThrowErrno(env, "napi_create_external_arraybuffer", ENOTSUP);
-    }
-    buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
-    hold_ = hold;
+    BufferMapping m = MapAsBuffer(env, fd, size);
+    mapping_ = m.mapping;
+    buffer_ = Napi::Persistent(m.buffer);
+    hold_ = m.hold;
     napi_type_tag_object(env, info.This(), &kSemRingTag);
   }
 
@@ -289,8 +280,6 @@ class SemRing : public Napi::ObjectWrap<SemRing> {
   }
 
  private:
-  static void Finalize(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Mapping>*>(hint); }
-
   Napi::Value Buffer(const Napi::CallbackInfo& info) {
     if (buffer_.IsEmpty()) return info.Env().Undefined();
     return buffer_.Value();

@@ -164,6 +164,24 @@ void* MapSealed(Napi::Env env, int fd, int64_t size) {
   return base;
 }
 
+static void FinalizeBufferMapping(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Mapping>*>(hint); }
+
+BufferMapping MapAsBuffer(Napi::Env env, int fd, int64_t size) {
+  void* base = MapSealed(env, fd, size);
+  BufferMapping out;
+  out.mapping = std::make_shared<Mapping>();
+  out.mapping->base = base;
+  out.mapping->size = static_cast<size_t>(size);
+  out.hold = new std::shared_ptr<Mapping>(out.mapping);
+  napi_value ab = nullptr;
+  if (napi_create_external_arraybuffer(env, base, static_cast<size_t>(size), FinalizeBufferMapping, out.hold, &ab) != napi_ok) {
+    delete out.hold;
+    ThrowErrno(env, "napi_create_external_arraybuffer", ENOTSUP);  // the mapping goes with `out`
+  }
+  out.buffer = Napi::ArrayBuffer(env, ab);
+  return out;
+}
+
 // new ShmChannel(fd, size, side, doorbellFd, onWake(status), capacity?): maps the sealed segment
 // `fd` (seals and size are checked again here; with `capacity`, the rings are that large and the
 // segment may hold more after them) as `side` (0: the creator, which writes ring 0; 1: the
@@ -519,27 +537,15 @@ class ShmSegment : public Napi::ObjectWrap<ShmSegment>, public Resource {
     Napi::Env env = info.Env();
     int fd = ArgFd(info, 0);
     int64_t size = ArgLong(info, 1, "size", 1, int64_t(1) << 40);
-    void* base = MapSealed(env, fd, size);
-    mapping_ = std::make_shared<Mapping>();
-    mapping_->base = base;
-    mapping_->size = static_cast<size_t>(size);
-    auto* hold = new std::shared_ptr<Mapping>(mapping_);
-    napi_value ab = nullptr;
-    napi_status status = napi_create_external_arraybuffer(env, base, static_cast<size_t>(size), Finalize, hold, &ab);
-    if (status != napi_ok) {
-      delete hold;
-      mapping_.reset();
-      ThrowErrno(env, "napi_create_external_arraybuffer", ENOTSUP);
-    }
-    buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, ab));
+    BufferMapping m = MapAsBuffer(env, fd, size);
+    mapping_ = m.mapping;
+    buffer_ = Napi::Persistent(m.buffer);
     fd_ = fd;
   }
 
   ~ShmSegment() override { Finish(); }
 
  private:
-  static void Finalize(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<Mapping>*>(hint); }
-
   Napi::Value Buffer(const Napi::CallbackInfo& info) {
     if (buffer_.IsEmpty()) return info.Env().Undefined();
     return buffer_.Value();
