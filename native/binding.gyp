@@ -15,7 +15,8 @@
         "src/mq.cc",
         "src/sysv.cc",
         "src/shm.cc",
-        "src/sem.cc"
+        "src/sem.cc",
+        "src/signal.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
@@ -23,7 +24,7 @@
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-lrt", "-ldl"],
       "conditions": [
-        ["OS!='linux'", { "sources!": ["src/env.cc", "src/pipe.cc", "src/pidfd.cc", "src/socket.cc", "src/fifo.cc", "src/poll.cc", "src/fd.cc", "src/mark.cc", "src/mq.cc", "src/sysv.cc", "src/shm.cc", "src/sem.cc"], "sources": ["src/unsupported.cc"], "libraries!": ["-lrt", "-ldl"] }]
+        ["OS!='linux'", { "sources!": ["src/env.cc", "src/pipe.cc", "src/pidfd.cc", "src/socket.cc", "src/fifo.cc", "src/poll.cc", "src/fd.cc", "src/mark.cc", "src/mq.cc", "src/sysv.cc", "src/shm.cc", "src/sem.cc", "src/signal.cc"], "sources": ["src/unsupported.cc"], "libraries!": ["-lrt", "-ldl"] }]
       ]
     }
   ]

@@ -484,8 +484,53 @@ export interface SemCalls {
   readonly semConstants: SemConstants
 }
 
+/** A subscription to real-time signals (`src/signal.cc`). */
+export interface SignalReceiver {
+  /** Ends it; the last receiver of a signal in the process restores its previous disposition. Idempotent. */
+  close(): void
+  /** Keep the event loop alive while it is open (default). */
+  ref(): this
+  /** Let the event loop exit while it is open. */
+  unref(): this
+  /** Threads that still did not block the signals after claiming them (their signals take the slower, unordered stray path); 0 normally. */
+  readonly unblocked: number
+}
+
+/** `src/signal.cc`: real-time signals with their siginfo, in order, and queueing them with a value. */
+export interface SignalCalls {
+  /**
+   * `new SignalReceiver(signos, onBatch)`: claims each real-time signal for the SDK (`EBUSY`,
+   * syscall `sigaction`, when another handler owns one) and hands `onBatch` Buffers of records of
+   * six little-endian i32 — signo, si_code, si_pid, si_uid, value low 32 bits, value high 32 bits —
+   * in the order the process received them. Released with its environment.
+   */
+  SignalReceiver: new (
+    signos: number[],
+    onBatch: (records: Buffer) => void,
+  ) => SignalReceiver
+  /** `rt_sigqueueinfo(pid, signo)`, SI_QUEUE, value `(high << 32) | low`: `true` if queued, `false` on EAGAIN. */
+  sigqueueValue(pid: number, signo: number, low: number, high: number): boolean
+  /** `pidfd_send_signal` of `count` signals whose values are `values[2i]` (low) and `values[2i + 1]` (high) from `from`: how many were queued (stops at EAGAIN). */
+  sigqueueBatch(pidfd: number, signo: number, values: Uint32Array, from: number, count: number): number
+  /** SIGRTMIN and SIGRTMAX of this C library. */
+  signalRange(): { min: number; max: number }
+  /** Signals the handler could not keep (its ring of strays was full); 0 normally. */
+  signalStraysLost(): number
+}
+
 /** The addon's exports: one group per C++ source file. */
-export type NativeAddon = PipeCalls & PidfdCalls & SocketCalls & FifoCalls & PollCalls & FdCalls & MarkCalls & MqCalls & SysvCalls & ShmCalls & SemCalls
+export type NativeAddon = PipeCalls &
+  PidfdCalls &
+  SocketCalls &
+  FifoCalls &
+  PollCalls &
+  FdCalls &
+  MarkCalls &
+  MqCalls &
+  SysvCalls &
+  ShmCalls &
+  SemCalls &
+  SignalCalls
 
 function load(): NativeAddon {
   if (process.platform !== 'linux') {

@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ipc::InitSysv(env, exports);
   ipc::InitShm(env, exports);
   ipc::InitSem(env, exports);
+  ipc::InitSignal(env, exports);
   return exports;
 }
 

@@ -172,5 +172,6 @@ void InitMq(Napi::Env env, Napi::Object exports);
 void InitSysv(Napi::Env env, Napi::Object exports);
 void InitShm(Napi::Env env, Napi::Object exports);
 void InitSem(Napi::Env env, Napi::Object exports);
+void InitSignal(Napi::Env env, Napi::Object exports);
 
 }  // namespace ipc
