@@ -496,18 +496,41 @@ export interface SignalReceiver {
   readonly unblocked: number
 }
 
+/** The fast lane's reader of signals directed at one thread (`src/signal.cc`). */
+export interface SignalPoller {
+  /** Ends it (the claims go back). Idempotent. */
+  close(): void
+  ref(): this
+  unref(): this
+}
+
 /** `src/signal.cc`: real-time signals with their siginfo, in order, and queueing them with a value. */
 export interface SignalCalls {
   /**
    * `new SignalReceiver(signos, onBatch)`: claims each real-time signal for the SDK (`EBUSY`,
    * syscall `sigaction`, when another handler owns one) and hands `onBatch` Buffers of records of
    * six little-endian i32 — signo, si_code, si_pid, si_uid, value low 32 bits, value high 32 bits —
-   * in the order the process received them. Released with its environment.
+   * in the order the process received them. With `exclusive`, `EADDRINUSE` if another exclusive
+   * receiver of one of them exists in the process (a listener's claim). Released with its environment.
    */
   SignalReceiver: new (
     signos: number[],
     onBatch: (records: Buffer) => void,
+    exclusive?: boolean,
   ) => SignalReceiver
+  /**
+   * `new SignalPoller(signos, onBatch)`: the fast lane — claims the signals (as SignalReceiver,
+   * but the reader thread does not read them) and reads those directed at this thread
+   * (`threadId()`) from a signalfd polled on this event loop; records as SignalReceiver's.
+   */
+  SignalPoller: new (
+    signos: number[],
+    onBatch: (records: Buffer) => void,
+  ) => SignalPoller
+  /** The calling thread's id (`gettid`). */
+  threadId(): number
+  /** As {@link SignalCalls.sigqueueBatch}, directed at thread `tid` of process `pid` (`rt_tgsigqueueinfo`). */
+  sigqueueThreadBatch(pid: number, tid: number, signo: number, values: Uint32Array, from: number, count: number): number
   /** `rt_sigqueueinfo(pid, signo)`, SI_QUEUE, value `(high << 32) | low`: `true` if queued, `false` on EAGAIN. */
   sigqueueValue(pid: number, signo: number, low: number, high: number): boolean
   /** `pidfd_send_signal` of `count` signals whose values are `values[2i]` (low) and `values[2i + 1]` (high) from `from`: how many were queued (stops at EAGAIN). */

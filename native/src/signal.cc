@@ -32,11 +32,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "callback.h"
 #include "env.h"
+#include "poll.h"
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -189,46 +191,57 @@ class Hub {
     return *hub;
   }
 
-  // JS thread. 0, or EBUSY (another handler owns it), or an errno.
-  int Claim(int signo, int* unblocked) {
+  // JS thread. 0, or EBUSY (another handler owns it), or an errno. With `read`, the reader thread
+  // takes the signal's process-directed instances for its subscribers; without (a poller's claim),
+  // only the claim is made: handler, blocked everywhere.
+  int Claim(int signo, bool read, int* unblocked) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = claims_.find(signo);
-    if (it != claims_.end()) {
-      it->second.refs++;
-      *unblocked = 0;
-      return 0;
-    }
+    *unblocked = 0;
     int err = StartLocked();
     if (err != 0) return err;
-    struct sigaction old;
-    if (sigaction(signo, nullptr, &old) != 0) return errno;
-    bool dfl = (old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler == SIG_DFL;
-    if (!dfl) return EBUSY;
-    struct sigaction act;
-    std::memset(&act, 0, sizeof(act));
-    act.sa_sigaction = OnSignal;
-    act.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&act.sa_mask);
-    if (sigaction(signo, &act, nullptr) != 0) return errno;
-    *unblocked = BlockEverywhere(signo);
-    sigaddset(&mask_, signo);
-    if (signalfd(sfd_, &mask_, SFD_NONBLOCK | SFD_CLOEXEC) < 0) {
-      int e = errno;
-      sigdelset(&mask_, signo);
-      sigaction(signo, &old, nullptr);
-      return e;
+    auto it = claims_.find(signo);
+    if (it == claims_.end()) {
+      struct sigaction old;
+      if (sigaction(signo, nullptr, &old) != 0) return errno;
+      bool dfl = (old.sa_flags & SA_SIGINFO) == 0 && old.sa_handler == SIG_DFL;
+      if (!dfl) return EBUSY;
+      struct sigaction act;
+      std::memset(&act, 0, sizeof(act));
+      act.sa_sigaction = OnSignal;
+      act.sa_flags = SA_SIGINFO | SA_RESTART;
+      sigfillset(&act.sa_mask);
+      if (sigaction(signo, &act, nullptr) != 0) return errno;
+      *unblocked = BlockEverywhere(signo);
+      it = claims_.emplace(signo, Claimed{0, 0, old}).first;
     }
-    claims_[signo] = {1, old};
+    if (read && it->second.readers == 0) {
+      sigaddset(&mask_, signo);
+      if (signalfd(sfd_, &mask_, SFD_NONBLOCK | SFD_CLOEXEC) < 0) {
+        int e = errno;
+        sigdelset(&mask_, signo);
+        if (it->second.refs == 0) {
+          sigaction(signo, &it->second.old, nullptr);
+          claims_.erase(it);
+        }
+        return e;
+      }
+    }
+    it->second.refs++;
+    if (read) it->second.readers++;
     return 0;
   }
 
-  // JS thread: the last unclaim restores the previous disposition and drops what is still queued.
-  void Unclaim(int signo) {
+  // JS thread: the last unclaim restores the previous disposition and drops what is still queued
+  // for the process.
+  void Unclaim(int signo, bool read) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = claims_.find(signo);
-    if (it == claims_.end() || --it->second.refs > 0) return;
-    sigdelset(&mask_, signo);
-    signalfd(sfd_, &mask_, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (it == claims_.end()) return;
+    if (read && --it->second.readers == 0) {
+      sigdelset(&mask_, signo);
+      signalfd(sfd_, &mask_, SFD_NONBLOCK | SFD_CLOEXEC);
+    }
+    if (--it->second.refs > 0) return;
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, signo);
@@ -237,6 +250,17 @@ class Hub {
     }
     sigaction(signo, &it->second.old, nullptr);
     claims_.erase(it);
+  }
+
+  // A claim that only one receiver in the process may hold at a time (a listener's): false if held.
+  bool TakeExclusive(int signo) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return exclusive_.insert(signo).second;
+  }
+
+  void GiveExclusive(int signo) {
+    std::lock_guard<std::mutex> lock(mu_);
+    exclusive_.erase(signo);
   }
 
   void Subscribe(const std::shared_ptr<Sink>& sink) {
@@ -261,7 +285,8 @@ class Hub {
 
  private:
   struct Claimed {
-    int refs;
+    int refs;     // receivers and pollers holding it
+    int readers;  // of those, receivers (the reader thread reads it for them)
     struct sigaction old;
   };
 
@@ -297,6 +322,7 @@ class Hub {
   int efd_ = -1;
   sigset_t mask_;
   std::map<int, Claimed> claims_;
+  std::set<int> exclusive_;
   std::vector<std::shared_ptr<Sink>> sinks_;
 };
 
@@ -429,11 +455,12 @@ void Hub::Run() {
 
 }  // namespace
 
-// new SignalReceiver(signos, onBatch(records)): claims each signal number for the SDK (the first
+// new SignalReceiver(signos, onBatch(records), exclusive = false): claims each signal number for the SDK (the first
 // claim in the process installs the handler and blocks it in every thread; EBUSY if another
 // handler owns it) and hands onBatch Buffers of records, six little-endian i32 each: signo,
 // si_code, si_pid, si_uid, value low 32 bits, value high 32 bits — in the order the process
-// received them. Keeps the event loop alive unless unref()'d. close() ends it and gives the
+// received them; with `exclusive`, no other exclusive receiver of these signals may exist in the
+// process (EADDRINUSE: a listener's claim). Keeps the event loop alive unless unref()'d. close() ends it and gives the
 // claims back (the last one restores the previous disposition). Released with its environment.
 class SignalReceiver : public Napi::ObjectWrap<SignalReceiver> {
  public:
@@ -460,11 +487,21 @@ class SignalReceiver : public Napi::ObjectWrap<SignalReceiver> {
       if (std::find(signos.begin(), signos.end(), s) == signos.end()) signos.push_back(s);
     }
     Napi::Function onBatch = ArgFunction(info, 1, "onBatch");
+    if (ArgBool(info, 2, "exclusive", false)) {
+      for (int s : signos) {
+        if (!Hub::Get().TakeExclusive(s)) {
+          for (int e : exclusive_) Hub::Get().GiveExclusive(e);
+          exclusive_.clear();
+          ThrowErrno(env, "sigaction", EADDRINUSE);
+        }
+        exclusive_.push_back(s);
+      }
+    }
     for (int s : signos) {
       int unblocked = 0;
-      int err = Hub::Get().Claim(s, &unblocked);
+      int err = Hub::Get().Claim(s, true, &unblocked);
       if (err != 0) {
-        for (int c : claimed_) Hub::Get().Unclaim(c);
+        Finish();
         ThrowErrno(env, "sigaction", err);
       }
       unblocked_ += unblocked;
@@ -475,8 +512,7 @@ class SignalReceiver : public Napi::ObjectWrap<SignalReceiver> {
       sink_->Start(env, onBatch);
     } catch (...) {
       sink_.reset();
-      for (int c : claimed_) Hub::Get().Unclaim(c);
-      claimed_.clear();
+      Finish();
       throw;
     }
     Hub::Get().Subscribe(sink_);
@@ -487,8 +523,10 @@ class SignalReceiver : public Napi::ObjectWrap<SignalReceiver> {
  private:
   void Finish() {
     if (sink_) sink_->Stop();
-    for (int c : claimed_) Hub::Get().Unclaim(c);
+    for (int c : claimed_) Hub::Get().Unclaim(c, true);
     claimed_.clear();
+    for (int e : exclusive_) Hub::Get().GiveExclusive(e);
+    exclusive_.clear();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -510,8 +548,165 @@ class SignalReceiver : public Napi::ObjectWrap<SignalReceiver> {
 
   std::shared_ptr<Sink> sink_;
   std::vector<int> claimed_;
+  std::vector<int> exclusive_;
   int unblocked_ = 0;
 };
+
+// new SignalPoller(signos, onBatch(records)): the fast lane, for signals sent to this thread
+// (rt_tgsigqueueinfo with this thread's id, threadId()): claims them (handler, blocked everywhere;
+// the reader thread does not read them) and reads them from a signalfd of this thread polled on
+// its event loop, handing onBatch the same records as SignalReceiver, in order, once per wake-up.
+// Keeps the event loop alive unless unref()'d. Released with its environment.
+class SignalPoller : public Napi::ObjectWrap<SignalPoller>, public Resource {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SignalPoller",
+                       {
+                           InstanceMethod<&SignalPoller::Close>("close"),
+                           InstanceMethod<&SignalPoller::Ref>("ref"),
+                           InstanceMethod<&SignalPoller::Unref>("unref"),
+                       });
+  }
+
+  SignalPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SignalPoller>(info), Resource(EnvState::Of(info.Env())) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) ThrowArgType(env, "signos", "an array of signal numbers");
+    Napi::Array list = info[0].As<Napi::Array>();
+    sigset_t mask;
+    sigemptyset(&mask);
+    std::vector<int> signos;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value v = list.Get(i);
+      int s = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0;
+      if (s < SIGRTMIN || s > SIGRTMAX) ThrowArgRange(env, "signos", "real-time signals (SIGRTMIN to SIGRTMAX)");
+      if (std::find(signos.begin(), signos.end(), s) == signos.end()) signos.push_back(s);
+      sigaddset(&mask, s);
+    }
+    callback_ = Napi::Persistent(ArgFunction(info, 1, "onBatch"));
+    for (int s : signos) {
+      int unblocked = 0;
+      int err = Hub::Get().Claim(s, false, &unblocked);
+      if (err != 0) {
+        Finish();
+        ThrowErrno(env, "sigaction", err);
+      }
+      claimed_.push_back(s);
+    }
+    fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd_ < 0) {
+      int e = errno;
+      Finish();
+      ThrowErrno(env, "signalfd", e);
+    }
+    try {
+      poll_ = std::make_unique<PollHandle>(env, state(), fd_, OnEvent, this);
+    } catch (...) {
+      Finish();
+      throw;
+    }
+    int rc = poll_->Start(UV_READABLE);
+    if (rc != 0) {
+      Finish();
+      ThrowErrno(env, "uv_poll_start", -rc);
+    }
+    pin_.Hold(this);
+  }
+
+  ~SignalPoller() override { Finish(); }
+
+ private:
+  static void OnEvent(void* owner, int status, int) {
+    SignalPoller* self = static_cast<SignalPoller*>(owner);
+    if (status < 0 || self->fd_ < 0) return;
+    std::vector<Record>& records = self->records_;
+    records.clear();
+    signalfd_siginfo buf[kReadBatch];
+    for (int round = 0; round < 16; round++) {  // at most 1024 a turn: others get to run
+      ssize_t got = read(self->fd_, buf, sizeof(buf));
+      if (got <= 0) break;
+      for (ssize_t i = 0; i < got / static_cast<ssize_t>(sizeof(signalfd_siginfo)); i++) {
+        const signalfd_siginfo& s = buf[i];
+        records.push_back({{static_cast<int32_t>(s.ssi_signo), s.ssi_code, static_cast<int32_t>(s.ssi_pid), static_cast<int32_t>(s.ssi_uid),
+                            static_cast<int32_t>(s.ssi_ptr & 0xffffffffu), static_cast<int32_t>(s.ssi_ptr >> 32)}});
+      }
+      if (got < static_cast<ssize_t>(sizeof(buf))) break;
+    }
+    if (records.empty()) return;
+    napi_env env = self->state()->env();
+    ValueScope scope(env);
+    if (!scope.ok()) return;
+    napi_value fn = JsRef(env, self->callback_);
+    napi_value arg = JsBufferCopy(env, records.data(), records.size() * sizeof(Record));
+    CallJs(env, From::kLoop, fn, 1, &arg);
+  }
+
+  void Finish() {
+    pin_.Release();
+    if (poll_) poll_->Close();
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+    for (int c : claimed_) Hub::Get().Unclaim(c, false);
+    claimed_.clear();
+  }
+
+  void Release() override { Finish(); }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Finish();
+    callback_.Reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (poll_) poll_->SetRef(true);
+    return info.This();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (poll_) poll_->SetRef(false);
+    return info.This();
+  }
+
+  int fd_ = -1;
+  std::vector<int> claimed_;
+  std::vector<Record> records_;
+  std::unique_ptr<PollHandle> poll_;
+  Napi::FunctionReference callback_;
+  Pin pin_;
+};
+
+// threadId() -> the calling thread's id (gettid): where a peer directs the fast lane's signals.
+static Napi::Value ThreadId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), Tid()); }
+
+// sigqueueThreadBatch(pid, tid, signo, values, from, count) -> signals queued: as sigqueueBatch,
+// directed at thread `tid` of process `pid` (rt_tgsigqueueinfo: the kernel checks that the thread
+// belongs to that process, so a reused pid is not signalled by mistake).
+static Napi::Value SigqueueThreadBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pid = ArgInt(info, 0, "pid", 1);
+  int tid = ArgInt(info, 1, "tid", 1);
+  int signo = ArgInt(info, 2, "signo", 1, 64);
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) ThrowArgType(env, "values", "a Uint32Array");
+  Napi::Uint32Array values = info[3].As<Napi::Uint32Array>();
+  int64_t from = ArgLong(info, 4, "from", 0);
+  int64_t count = ArgLong(info, 5, "count", 0);
+  if ((from + count) * 2 > static_cast<int64_t>(values.ElementLength())) ThrowArgRange(env, "count", "within values");
+  int64_t sent = 0;
+  for (; sent < count; sent++) {
+    size_t at = static_cast<size_t>((from + sent) * 2);
+    uint64_t value = (static_cast<uint64_t>(values[at + 1]) << 32) | values[at];
+    int err;
+    do {
+      err = QueueInfo(pid, tid, signo, value);
+    } while (err == EINTR);
+    if (err == 0) continue;
+    if (err == EAGAIN) break;
+    ThrowErrno(env, "rt_tgsigqueueinfo", err);
+  }
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
 
 // sigqueueValue(pid, signo, low, high) -> true if queued, false on EAGAIN (the receiver's queue is
 // full): rt_sigqueueinfo with si_code SI_QUEUE and the 64-bit value (high << 32) | low (a C
@@ -575,8 +770,14 @@ static Napi::Value SignalStraysLost(const Napi::CallbackInfo& info) { return Nap
 
 void InitSignal(Napi::Env env, Napi::Object exports) {
   SetFunctions(env, exports,
-               {{"sigqueueValue", SigqueueValue}, {"sigqueueBatch", SigqueueBatch}, {"signalRange", SignalRange}, {"signalStraysLost", SignalStraysLost}});
+               {{"sigqueueValue", SigqueueValue},
+                {"sigqueueBatch", SigqueueBatch},
+                {"sigqueueThreadBatch", SigqueueThreadBatch},
+                {"threadId", ThreadId},
+                {"signalRange", SignalRange},
+                {"signalStraysLost", SignalStraysLost}});
   exports.Set("SignalReceiver", SignalReceiver::Define(env));
+  exports.Set("SignalPoller", SignalPoller::Define(env));
 }
 
 }  // namespace ipc

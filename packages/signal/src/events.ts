@@ -28,12 +28,14 @@ export interface SignalInfo {
 /** What a listener gets: `info` for each signal, in the order the process received them. */
 export type SignalListener = (info: SignalInfo) => void
 
-/** A record batch from the receiver, by signo, to whoever listens in this environment. */
+/** One record of a batch (`records[at…at + 5]`), to a per-signal listener. */
 type RecordListener = (records: Int32Array, at: number) => void
+/** A whole batch of records (six i32 each), to a listener of this environment. */
+export type BatchListener = (records: Int32Array) => void
 
 interface Shared {
   receiver: SignalReceiver
-  listeners: Set<RecordListener>
+  listeners: Set<BatchListener>
 }
 
 const shared = new Map<number, Shared>()
@@ -44,24 +46,33 @@ const shared = new Map<number, Shared>()
  * Throws `ERR_IPC_ADDRESS_IN_USE` when another handler owns the signal.
  */
 export function subscribe(signo: number, onRecord: RecordListener, options: { ref?: boolean } = {}): () => void {
+  return subscribeBatches(
+    signo,
+    (records) => {
+      for (let at = 0; at < records.length; at += 6) {
+        try {
+          onRecord(records, at)
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err // a listener's error is the application's, as for an EventEmitter
+          })
+        }
+      }
+    },
+    options,
+  )
+}
+
+/** {@link subscribe} for whole batches (the transport's router). */
+export function subscribeBatches(signo: number, onBatch: BatchListener, options: { ref?: boolean } = {}): () => void {
   let s = shared.get(signo)
   if (s === undefined) {
-    const listeners = new Set<RecordListener>()
+    const listeners = new Set<BatchListener>()
     let receiver: SignalReceiver
     try {
       receiver = new native.SignalReceiver([signo], (buf) => {
         const records = new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2)
-        for (let at = 0; at < records.length; at += 6) {
-          for (const l of listeners) {
-            try {
-              l(records, at)
-            } catch (err) {
-              queueMicrotask(() => {
-                throw err // a listener's error is the application's, as for an EventEmitter
-              })
-            }
-          }
-        }
+        for (const l of listeners) l(records)
       })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EBUSY') {
@@ -79,11 +90,11 @@ export function subscribe(signo: number, onRecord: RecordListener, options: { re
     shared.set(signo, s)
   }
   const entry = s
-  entry.listeners.add(onRecord)
+  entry.listeners.add(onBatch)
   let refd = options.ref === true
   if (refd) refCount(entry, +1)
   return () => {
-    if (!entry.listeners.delete(onRecord)) return
+    if (!entry.listeners.delete(onBatch)) return
     if (refd) refCount(entry, -1)
     refd = false
     if (entry.listeners.size === 0) {
@@ -91,6 +102,20 @@ export function subscribe(signo: number, onRecord: RecordListener, options: { re
       if (shared.get(signo) === entry) shared.delete(signo)
     }
   }
+}
+
+/** The `IpcError` of a failed claim of `signo`. */
+export function claimError(err: unknown, signo: number): IpcError {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EBUSY') {
+    return new IpcError(
+      'ERR_IPC_ADDRESS_IN_USE',
+      `${signalName(signo)} is handled by someone else in this process (another addon, or another copy of @ipc/native)`,
+      { cause: err },
+    )
+  }
+  if (code === 'EADDRINUSE') return new IpcError('ERR_IPC_ADDRESS_IN_USE', `${signalName(signo)}: this process listens there already`, { cause: err })
+  return new IpcError('ERR_IPC_SYSTEM', `claiming ${signalName(signo)} failed: ${(err as Error).message}`, { cause: err })
 }
 
 const refs = new WeakMap<Shared, number>()

@@ -1,0 +1,4 @@
+import { describeConformance } from '@ipc/core/testing'
+import { signalTarget } from './targets.js'
+
+describeConformance(signalTarget())
