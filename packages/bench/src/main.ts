@@ -15,9 +15,10 @@ import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { SignalRow } from './signal.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
-import { idleTable, memoryTable, ratioTable, resultsTable, semaphoreTable } from './report.js'
+import { idleTable, memoryTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -112,6 +113,21 @@ function runSemaphore(folder: string): SemaphoreRow[] {
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as SemaphoreRow[]
 }
 
+/** The `signal` rows: the signal: transport in a process of its own, then under RLIMIT_SIGPENDING = 64 (`prlimit`, inherited by its child). */
+function runSignal(folder: string): SignalRow[] {
+  const run = (limited: boolean): SignalRow => {
+    const args = [distFile('signal.js'), folder, ...(quick ? ['--quick'] : []), ...(limited ? ['--limited'] : [])]
+    const r = limited
+      ? spawnSync('prlimit', ['--sigpending=64', process.execPath, ...args], { encoding: 'utf8', timeout: 180_000 })
+      : spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 180_000 })
+    if (r.status !== 0) throw new Error(`signal bench${limited ? ' (limited)' : ''} failed: ${r.stderr}`)
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as SignalRow
+  }
+  const rows = [run(false)]
+  if (spawnSync('prlimit', ['--version']).status === 0) rows.push(run(true))
+  return rows
+}
+
 function writeJson(file: string, value: unknown): void {
   mkdirSync(distFile('../results'), { recursive: true })
   const path = distFile(`../results/${file}`)
@@ -180,6 +196,19 @@ async function main(): Promise<void> {
     }
   }
 
+  const runsSignal = only === undefined || only.includes('signal')
+  if (runsSignal) log('signal: the signal: transport — signals/s one way, round trip of a small message, then under RLIMIT_SIGPENDING = 64…')
+  const signal = runsSignal ? await attempt('signal', async () => runSignal(folder)) : undefined
+  if (signal) {
+    for (const r of signal) {
+      log(
+        `signal${r.limited ? ' (RLIMIT_SIGPENDING 64)' : ''}: ${Math.round(r.signalsPerSec).toLocaleString('en-US')} signals/s one way, ` +
+          `${r.messages} messages ${r.inOrder ? 'whole and in order' : 'NOT in order'}` +
+          (r.limited ? '' : `; small-message round trip p50 ${r.rttP50Us.toFixed(1)} µs p99 ${r.rttP99Us.toFixed(1)} µs`),
+      )
+    }
+  }
+
   // latest.json only from a full run with default options; memory.json and idle.json whenever
   // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
   const written: string[] = []
@@ -194,6 +223,10 @@ async function main(): Promise<void> {
   if (semaphore && !quick) {
     writeJson('semaphore.json', semaphore)
     written.push('semaphore.json')
+  }
+  if (signal && !quick) {
+    writeJson('signal.json', signal)
+    written.push('signal.json')
   }
   if (idle && idle.kind === 'ipc') {
     writeJson('idle.json', idle)
@@ -226,6 +259,7 @@ async function main(): Promise<void> {
       '',
     )
   }
+  if (runsSignal) out.push('## signal: (`signal`: four bytes per real-time signal)', '', signalTable(signal, readFloor()), '')
   if (runsSemaphore) out.push('## Semaphore API (`semaphore`: @ipc/sem, uncontended, and a hand-off between two processes)', '', semaphoreTable(semaphore), '')
   if (runsIdle) out.push(`## Memory per idle connection end${idle?.kind === 'net' ? ' (plain net sockets, for comparison)' : ''}`, '', idleTable(idle), '')
   process.stdout.write(out.join('\n'))

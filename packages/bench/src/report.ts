@@ -1,5 +1,7 @@
 /** The Markdown tables. */
+import type { Floor } from './floor.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { SignalRow } from './signal.js'
 import { type Name, OURS, PAYLOADS, type Row } from './common.js'
 import type { IdleResult, IdleSide } from './idle.js'
 import type { MemoryResult } from './memory.js'
@@ -147,5 +149,37 @@ export function semaphoreTable(rows: SemaphoreRow[] | undefined): string {
     head,
     align,
     rows.map((r) => [r.kind, n(r.pairsPerSec), n(r.tryAcquirePerSec), `${r.handoffP50Us.toFixed(1)} µs`, `${r.handoffP99Us.toFixed(1)} µs`]),
+  )
+}
+
+/** The `signal` rows, with the C floor's real-time signal rows (`rtsigwait`: sigwaitinfo; `rtsig`: a handler) beside them. */
+export function signalTable(rows: SignalRow[] | undefined, floor: Floor | undefined): string {
+  const head = [
+    'run',
+    'signals/s one way (target ≥ 250 k)',
+    'stream whole, in order',
+    'small-message RTT p50 (target ≤ 80 µs)',
+    'RTT p99',
+    'C floor signals/s (rtsigwait / rtsig)',
+    'ours ÷ floor',
+  ]
+  const align: ('l' | 'r')[] = ['l', 'r', 'l', 'r', 'r', 'r', 'r']
+  const best = floor?.rows.get('rtsigwait')?.msgsPerSec[64]
+  const handler = floor?.rows.get('rtsig')?.msgsPerSec[64]
+  const floorText =
+    best === undefined ? '—' : `${Math.round(best).toLocaleString('en-US')} / ${handler === undefined ? '—' : Math.round(handler).toLocaleString('en-US')}`
+  if (rows === undefined) return table(head, align, [['signal', 'failed', '—', '—', '—', floorText, '—']])
+  return table(
+    head,
+    align,
+    rows.map((r) => [
+      r.limited ? 'RLIMIT_SIGPENDING = 64 (both ends)' : 'default limits',
+      Math.round(r.signalsPerSec).toLocaleString('en-US'),
+      r.inOrder ? `yes (${r.messages} messages)` : 'NO',
+      r.limited ? '—' : `${r.rttP50Us.toFixed(1)} µs`,
+      r.limited ? '—' : `${r.rttP99Us.toFixed(1)} µs`,
+      floorText,
+      best === undefined ? '—' : `${((100 * r.signalsPerSec) / best).toFixed(0)} %`,
+    ]),
   )
 }
