@@ -172,15 +172,29 @@ describe('sem: resources', () => {
     expect(memfdFds()).toBe(0)
   }, 120_000)
 
-  it('an idle connection uses no CPU: its waiter threads block without a time limit', async () => {
+  it('an idle connection uses no CPU: its waiter threads block without a time limit (no wake-ups in a second)', async () => {
     const server = await serve()
     const [c, s] = await Promise.all([connect(server.address), server.accept({ timeout: 10_000 })])
     await c.send('warm')
     expect(await s.receive()).toBe('warm')
-    const before = process.cpuUsage()
+    const waiters = (): Map<string, number> => {
+      const out = new Map<string, number>()
+      for (const tid of readdirSync('/proc/self/task')) {
+        try {
+          if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'ipc-sem-wait') continue
+          const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8')
+          out.set(tid, Number(/^voluntary_ctxt_switches:\s*(\d+)$/m.exec(status)![1]) + Number(/^nonvoluntary_ctxt_switches:\s*(\d+)$/m.exec(status)![1]))
+        } catch {
+          // a thread that just ended
+        }
+      }
+      return out
+    }
+    const before = waiters()
+    expect(before.size).toBeGreaterThanOrEqual(2) // each side's consumer waits on its full semaphore
     await new Promise((r) => setTimeout(r, 1000))
-    const used = process.cpuUsage(before)
-    expect((used.user + used.system) / 1000).toBeLessThan(30)
+    const after = waiters()
+    for (const [tid, switches] of before) expect(after.get(tid), `thread ${tid}`).toBe(switches) // it never woke
     await s.send('still there')
     expect(await c.receive()).toBe('still there')
     await c.close()

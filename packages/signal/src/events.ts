@@ -131,6 +131,9 @@ function infoAt(records: Int32Array, at: number): SignalInfo {
   return { signo, name: signalName(signo), code: codeName(records[at + 1]!), pid: records[at + 2]!, uid: records[at + 3]! >>> 0, value: records[at + 4]! }
 }
 
+/** Signals an `events()` iterator holds for its reader, at most; more are dropped (debuglog `ipc`). */
+const MAX_BUFFERED = 65536
+
 /** Options of {@link signals.events}. */
 export interface SignalEventsOptions {
   /** Ends the iteration: its pending `next()` rejects with `ERR_IPC_ABORTED`. */
@@ -161,13 +164,15 @@ export const signals = {
   },
 
   /**
-   * The `name` signals as an async iterable (buffered from the first `next()` call on, in order).
+   * The `name` signals as an async iterable (buffered from the first `next()` call on, in order,
+   * up to 65,536 not yet taken; beyond that they are dropped, logged under `NODE_DEBUG=ipc`).
    * `break` (or `options.signal`) ends it.
    */
   events(name: SignalName, options: SignalEventsOptions = {}): AsyncIterableIterator<SignalInfo> {
     const signo = signalNumber(name)
     const queue: SignalInfo[] = []
     let head = 0
+    let dropped = 0
     let waiting: { resolve(r: IteratorResult<SignalInfo>): void; reject(e: unknown): void } | undefined
     let done = false
     let off: (() => void) | undefined
@@ -189,7 +194,11 @@ export const signals = {
         if (w) {
           waiting = undefined
           w.resolve({ value: info, done: false })
-        } else queue.push(info)
+        } else if (queue.length - head < MAX_BUFFERED) queue.push(info)
+        else {
+          dropped++
+          if (dropped === 1 || dropped % 4096 === 0) debug('signals.events(%s): %d signal(s) dropped: nobody took them', signalName(signo), dropped)
+        }
       })
     }
     if (options.signal?.aborted) done = true
