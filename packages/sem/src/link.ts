@@ -114,7 +114,11 @@ export class SemLink implements Link {
   }
 
   write(chunks: Uint8Array[]): boolean {
-    if (this.closed || this.ended) return true
+    if (this.closed) return true
+    // ended, its end not reported yet (classifying it may take a moment): take nothing more, and say
+    // full, so core's sends wait for the end instead of resolving at once (a sender looping on
+    // send() would never let the event loop run)
+    if (this.ended) return false
     if (this.pending !== undefined) {
       this.pending.push(...chunks)
       return false
