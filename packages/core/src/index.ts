@@ -13,6 +13,7 @@ export { type Codec, type CodecOption, type MsgpackCodecOptions, type SharedEnco
 export { IpcError, type IpcErrorCode, type IpcErrorOptions, isIpcError } from './errors.js'
 export type { CloseReason, PeerInfo } from './link.js'
 export type { Listener, ListenerStats } from './listener.js'
+export { memoryPair } from './memory-link.js'
 export { type ConnectOptions, type ListenOptions, SCHEME_PACKAGES, connect, listen, registeredSchemes } from './registry.js'
 export { type Procedures, type RpcClient, type RpcReply, type RpcRequest, client, serve } from './rpc.js'
 export type { StandardSchemaV1 } from './schema.js'

@@ -42,6 +42,9 @@ interface PendingCall {
 }
 
 /**
+ * @deprecated Use `serve` of `@ipc/patterns` (RPC v2: deadlines, cancellation, validation, bounded
+ * concurrency, a malformed request closes only its transport). Kept for one minor version.
+ *
  * Serves `procedures` on one transport until it closes: every request is answered, in the order
  * the answers become ready (calls run concurrently). An unknown procedure or a thrown error is
  * answered as an error; the server keeps going.
@@ -79,6 +82,8 @@ export async function serve<P extends Procedures>(transport: Transport<RpcReply,
 }
 
 /**
+ * @deprecated Use `client` of `@ipc/patterns` (RPC v2). Kept for one minor version.
+ *
  * A typed client for procedures `P` served on the other end of `transport` (see {@link serve}).
  * The client reads every message of the transport: do not call `receive()` on it yourself.
  *
