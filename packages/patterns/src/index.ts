@@ -7,5 +7,17 @@
  *
  * @packageDocumentation
  */
-export { type CallContext, type CallOptions, type Procedure, type Procedures, type RpcClient, type ServeOptions, client, serve } from './rpc.js'
+export {
+  type ArgOf,
+  type CallContext,
+  type CallOptions,
+  type HandlerOf,
+  type Procedure,
+  type Procedures,
+  type ResultOf,
+  type RpcClient,
+  type ServeOptions,
+  client,
+  serve,
+} from './rpc.js'
 export { RpcError, type RpcStatus, isRpcError } from './rpc-error.js'

@@ -32,9 +32,12 @@ export type Procedure =
 /** A set of procedures by name. */
 export type Procedures = { [name: string]: Procedure }
 
-type HandlerOf<P> = P extends { handler: infer H } ? H : P
-type ArgOf<P> = HandlerOf<P> extends (arg: infer A, ...rest: any[]) => unknown ? A : never
-type ResultOf<P> = HandlerOf<P> extends (...args: any[]) => infer R ? Awaited<R> : never
+/** The handler of a procedure (itself, or its `handler`). */
+export type HandlerOf<P> = P extends { handler: infer H } ? H : P
+/** The argument type of a procedure. */
+export type ArgOf<P> = HandlerOf<P> extends (arg: infer A, ...rest: any[]) => unknown ? A : never
+/** The result type of a procedure (awaited). */
+export type ResultOf<P> = HandlerOf<P> extends (...args: any[]) => infer R ? Awaited<R> : never
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
