@@ -17,6 +17,8 @@ export {
   type ResultOf,
   type RpcClient,
   type ServeOptions,
+  type StreamItem,
+  type StreamOptions,
   client,
   serve,
 } from './rpc.js'

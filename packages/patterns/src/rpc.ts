@@ -7,7 +7,7 @@
 import { IpcError, type PeerInfo, type StandardSchemaV1, type Transport, type WaitOptions, isIpcError } from '@ipc/core'
 import { abortError, checkTimeout, debug, timeoutError } from '@ipc/core/mechanism'
 import { RpcError } from './rpc-error.js'
-import { type CallEnvelope, type ErrorBody, type Reply, type Request, T, parseReply, parseRequest } from './rpc-wire.js'
+import { type CallEnvelope, type ErrorBody, MAX_WINDOW, type Reply, type Request, type StreamEnvelope, T, parseReply, parseRequest } from './rpc-wire.js'
 
 /** What a handler gets besides its argument. */
 export interface CallContext {
@@ -41,8 +41,20 @@ export type ResultOf<P> = HandlerOf<P> extends (...args: any[]) => infer R ? Awa
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
-  /** Calls running at once; past it the server stops reading and the transport's backpressure slows the client. Default 64. */
+  /**
+   * Calls (and streams producing an item) running at once; past it the server stops reading and
+   * the transport's backpressure slows the client. A stream waiting for the client's credit does
+   * not count. Default 64.
+   */
   maxConcurrent?: number
+  /** Streams open at once; a stream beyond it is refused (`RESOURCE_EXHAUSTED`). Default 1024. */
+  maxStreams?: number
+}
+
+/** Options of {@link RpcClient.stream}. */
+export interface StreamOptions extends CallOptions {
+  /** Items the server may send ahead of the reader (its credit); more wait on the server. Default 16. */
+  window?: number
 }
 
 /** Options of one call. */
@@ -65,14 +77,19 @@ export interface CallOptions extends WaitOptions {
 export async function serve(transport: Transport<unknown, unknown>, procedures: Procedures, options: ServeOptions = {}): Promise<void> {
   const max = options.maxConcurrent ?? 64
   if (!Number.isSafeInteger(max) || max < 1) throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `maxConcurrent must be a positive integer, got ${String(max)}`)
+  const maxStreams = options.maxStreams ?? 1024
+  if (!Number.isSafeInteger(maxStreams) || maxStreams < 1)
+    throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `maxStreams must be a positive integer, got ${String(maxStreams)}`)
   const running = new Map<number, AbortController>()
+  const streams = new Map<number, { grant(n: number): void }>()
   let inFlight = 0
   let room: (() => void) | undefined
   const closedSignal = new AbortController()
   void transport.closed.then(() => closedSignal.abort(new IpcError('ERR_IPC_CLOSED', 'rpc: the transport closed')))
   const finished = new Set<Promise<void>>()
 
-  const run = async (req: CallEnvelope): Promise<void> => {
+  /** The abort controller and context of call or stream `req`, and what undoes them. */
+  const begin = (req: CallEnvelope | StreamEnvelope): { ac: AbortController; ctx: CallContext; end(): void } => {
     const ac = new AbortController()
     running.set(req.i, ac)
     const onClosed = (): void => ac.abort(closedSignal.signal.reason)
@@ -81,32 +98,104 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
     const ctx: CallContext = { signal: ac.signal, metadata: req.md ?? {} }
     if (req.d !== undefined) ctx.deadline = performance.now() + req.d
     if (transport.peer !== undefined) ctx.peer = transport.peer
+    return {
+      ac,
+      ctx,
+      end() {
+        if (timer !== undefined) clearTimeout(timer)
+        closedSignal.signal.removeEventListener('abort', onClosed)
+        running.delete(req.i)
+      },
+    }
+  }
+
+  /** Sends `reply`; one that cannot be sent becomes an UNSENDABLE error reply. False if nothing could be sent. */
+  const answer = async (reply: Reply, what: string): Promise<boolean> => {
+    try {
+      await transport.send(reply)
+      return true
+    } catch (err) {
+      if (!transport.isOpen) return false
+      try {
+        await transport.send({ t: T.ERROR, i: reply.i, e: { code: 'UNSENDABLE', message: `rpc: ${what} could not be sent: ${(err as Error).message}` } })
+      } catch (again) {
+        debug('rpc: not even the error reply of call %d could be sent: %s', reply.i, (again as Error).message)
+      }
+      return false
+    }
+  }
+
+  const run = async (req: CallEnvelope): Promise<void> => {
+    const { ac, ctx, end } = begin(req)
     let reply: Reply
     try {
       reply = { t: T.OK, i: req.i, r: await invoke(procedures, req.m, req.a, ctx) }
     } catch (err) {
       reply = { t: T.ERROR, i: req.i, e: errorBody(err) }
     } finally {
-      if (timer !== undefined) clearTimeout(timer)
-      closedSignal.signal.removeEventListener('abort', onClosed)
-      running.delete(req.i)
+      end()
     }
     if (ac.signal.aborted) {
       debug('rpc: the result of %s (call %d) came after its deadline or cancellation; dropped', req.m, req.i)
       return
     }
+    await answer(reply, `the result of ${req.m}`)
+  }
+
+  /** Runs stream `req`: its items while the client gives credit; `active` says when it counts as running. */
+  const runStream = async (req: StreamEnvelope, active: (on: boolean) => void): Promise<void> => {
+    const { ac, ctx, end } = begin(req)
+    let credit = req.w
+    let wake: (() => void) | undefined
+    streams.set(req.i, {
+      grant(n) {
+        credit += n
+        const w = wake
+        wake = undefined
+        w?.()
+      },
+    })
+    const onAbort = (): void => {
+      const w = wake
+      wake = undefined
+      w?.()
+    }
+    ac.signal.addEventListener('abort', onAbort, { once: true })
+    let iterator: AsyncIterator<unknown> | undefined
     try {
-      await transport.send(reply)
+      const result = await invoke(procedures, req.m, req.a, ctx)
+      if (result === null || typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+        throw new RpcError('INVALID_ARGUMENT', `rpc: ${req.m} does not return a stream (an async iterable)`)
+      }
+      iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      for (;;) {
+        if (credit === 0 && !ac.signal.aborted) {
+          active(false) // parked on the client's credit: it does not hold a concurrency slot
+          await new Promise<void>((r) => (wake = r))
+          active(true)
+        }
+        if (ac.signal.aborted) return
+        const next = await iterator.next()
+        if (ac.signal.aborted) return
+        if (next.done) {
+          await answer({ t: T.END, i: req.i }, `the end of ${req.m}`)
+          return
+        }
+        credit--
+        if (!(await answer({ t: T.ITEM, i: req.i, v: next.value }, `an item of ${req.m}`))) return
+      }
     } catch (err) {
-      if (!transport.isOpen) return
-      try {
-        await transport.send({
-          t: T.ERROR,
-          i: req.i,
-          e: { code: 'UNSENDABLE', message: `rpc: the result of ${req.m} could not be sent: ${(err as Error).message}` },
-        })
-      } catch (again) {
-        debug('rpc: not even the error reply of call %d could be sent: %s', req.i, (again as Error).message)
+      if (!ac.signal.aborted) await answer({ t: T.ERROR, i: req.i, e: errorBody(err) }, `the failure of ${req.m}`)
+    } finally {
+      ac.signal.removeEventListener('abort', onAbort)
+      streams.delete(req.i)
+      end()
+      if (iterator?.return !== undefined) {
+        try {
+          await iterator.return()
+        } catch (err) {
+          debug('rpc: closing the stream of %s failed: %s', req.m, (err as Error)?.message)
+        }
       }
     }
   }
@@ -129,6 +218,10 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
       running.get(req.i)?.abort(new IpcError('ERR_IPC_ABORTED', 'rpc: the client cancelled the call'))
       continue
     }
+    if (req.t === T.CREDIT) {
+      streams.get(req.i)?.grant(req.n)
+      continue
+    }
     if (req.t === T.NOTIFY) {
       const ctx: CallContext = { signal: closedSignal.signal, metadata: req.md ?? {} }
       if (transport.peer !== undefined) ctx.peer = transport.peer
@@ -140,13 +233,32 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
       await transport.close()
       break
     }
+    let counted = true
     inFlight++
-    const done: Promise<void> = run(req).finally(() => {
+    const active = (on: boolean): void => {
+      if (on === counted) return
+      counted = on
+      inFlight += on ? 1 : -1
+      if (!on) {
+        const r = room
+        room = undefined
+        r?.()
+      }
+    }
+    let work: Promise<void>
+    if (req.t === T.STREAM) {
+      if (streams.size >= maxStreams) {
+        active(false)
+        void answer({ t: T.ERROR, i: req.i, e: { code: 'RESOURCE_EXHAUSTED', message: `rpc: ${maxStreams} streams are open already` } }, 'a refusal')
+        continue
+      }
+      work = runStream(req, active)
+    } else {
+      work = run(req)
+    }
+    const done: Promise<void> = work.finally(() => {
       finished.delete(done)
-      inFlight--
-      const r = room
-      room = undefined
-      r?.()
+      active(false)
     })
     finished.add(done)
   }
@@ -198,16 +310,26 @@ export interface RpcClient<P extends Procedures> {
    * transport's close error.
    */
   call<K extends keyof P & string>(name: K, arg: ArgOf<P[K]>, options?: CallOptions): Promise<ResultOf<P[K]>>
+  /**
+   * Calls a procedure that returns an async iterable and iterates its items as they come, with
+   * credit-based flow control per stream (`window` items ahead; an unread stream never blocks the
+   * others). `break` (or the `signal`, or the `timeout` for the whole stream) cancels it on the
+   * server. A failure of the procedure rejects the pending `next()` with its `RpcError`.
+   */
+  stream<K extends keyof P & string>(name: K, arg: ArgOf<P[K]>, options?: StreamOptions): AsyncIterableIterator<StreamItem<ResultOf<P[K]>>>
   /** Sends `name(arg)` with no reply (resolves once queued). */
   notify<K extends keyof P & string>(name: K, arg: ArgOf<P[K]>, options?: Pick<CallOptions, 'metadata'>): Promise<void>
-  /** Calls waiting for their reply. */
+  /** Calls and streams waiting for the server. */
   readonly pending: number
 }
 
+/** The item type of a procedure that returns `AsyncIterable<T>`. */
+export type StreamItem<R> = R extends AsyncIterable<infer T> ? T : unknown
+
+/** A call or stream waiting for the server: what to do with its replies, and with a failure of the whole client. */
 interface Pending {
-  resolve(v: unknown): void
-  reject(e: unknown): void
-  disarm(): void
+  reply(r: Reply): void
+  fail(err: unknown): void
 }
 
 /**
@@ -217,6 +339,7 @@ interface Pending {
  * ```ts
  * const api = client<typeof procedures>(transport)
  * const sum = await api.call('add', { a: 1, b: 2 }, { timeout: 1000 })
+ * for await (const row of api.stream('rows', 'today')) console.log(row)
  * ```
  */
 export function client<P extends Procedures>(transport: Transport<unknown, unknown>): RpcClient<P> {
@@ -225,10 +348,7 @@ export function client<P extends Procedures>(transport: Transport<unknown, unkno
   let failure: unknown
   const fail = (err: unknown): void => {
     failure ??= err
-    for (const p of pending.values()) {
-      p.disarm()
-      p.reject(err)
-    }
+    for (const p of [...pending.values()]) p.fail(err)
     pending.clear()
   }
   void (async () => {
@@ -245,10 +365,7 @@ export function client<P extends Procedures>(transport: Transport<unknown, unkno
           debug('rpc: a reply for call %d, which is not pending (cancelled or timed out); dropped', reply.i)
           continue
         }
-        pending.delete(reply.i)
-        p.disarm()
-        if (reply.t === T.OK) p.resolve(reply.r)
-        else p.reject(new RpcError(reply.e.code, reply.e.message, reply.e.data))
+        p.reply(reply)
       }
       const info = await transport.closed
       fail(info.error ?? new IpcError('ERR_IPC_CLOSED', `rpc: the transport closed (${info.reason})`))
@@ -261,6 +378,22 @@ export function client<P extends Procedures>(transport: Transport<unknown, unkno
     do next = next >= 2 ** 31 - 1 ? 0 : next + 1
     while (pending.has(next))
     return next
+  }
+
+  /** Arms `options`' signal and timeout for request `i`; `cancel(err)` runs once if either fires. */
+  const arm = (options: CallOptions, what: string, cancel: (err: IpcError) => void): (() => void) => {
+    let timer: NodeJS.Timeout | undefined
+    const onAbort = (): void => cancel(abortError(options.signal!, what))
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.timeout !== undefined) timer = setTimeout(() => cancel(timeoutError(options.timeout!, what)), options.timeout)
+    return () => {
+      if (timer !== undefined) clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  const sendCancel = (i: number): void => {
+    transport.send({ t: T.CANCEL, i }).catch(() => {}) // the server's ctx.signal aborts too
   }
 
   return {
@@ -281,27 +414,142 @@ export function client<P extends Procedures>(transport: Transport<unknown, unkno
       if (options.timeout !== undefined) envelope.d = options.timeout
       if (options.metadata !== undefined) envelope.md = options.metadata
       return new Promise((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined
-        const cancel = (err: IpcError): void => {
-          if (!pending.delete(i)) return
+        const settle = (): boolean => {
+          if (!pending.delete(i)) return false
           disarm()
+          return true
+        }
+        const disarm = arm(options, `rpc ${name}`, (err) => {
+          if (!settle()) return
           reject(err)
-          transport.send({ t: T.CANCEL, i }).catch(() => {}) // the server's ctx.signal aborts too
-        }
-        const onAbort = (): void => cancel(abortError(options.signal!, `rpc ${name}`))
-        const disarm = (): void => {
-          if (timer !== undefined) clearTimeout(timer)
-          options.signal?.removeEventListener('abort', onAbort)
-        }
-        pending.set(i, { resolve: resolve as (v: unknown) => void, reject, disarm })
-        options.signal?.addEventListener('abort', onAbort, { once: true })
-        if (options.timeout !== undefined) timer = setTimeout(() => cancel(timeoutError(options.timeout!, `rpc ${name}`)), options.timeout)
+          sendCancel(i)
+        })
+        pending.set(i, {
+          reply(r) {
+            if (!settle()) return
+            if (r.t === T.OK) resolve(r.r as never)
+            else if (r.t === T.ERROR) reject(new RpcError(r.e.code, r.e.message, r.e.data))
+            else reject(new IpcError('ERR_IPC_DECODE', `rpc: a stream reply for the call ${name}`))
+          },
+          fail(err) {
+            if (settle()) reject(err)
+          },
+        })
         transport.send(envelope).catch((err) => {
-          if (!pending.delete(i)) return
-          disarm()
-          reject(err)
+          if (settle()) reject(err)
         })
       })
+    },
+    stream(name, arg, options = {}) {
+      const window = options.window ?? 16
+      const what = `rpc stream ${name}`
+      const items: unknown[] = []
+      let head = 0
+      let done = false
+      let error: unknown
+      let waiter: { resolve(r: IteratorResult<any>): void; reject(e: unknown): void } | undefined
+      let consumed = 0
+      let i = -1
+      let disarm: () => void = () => {}
+      const finish = (err?: unknown): void => {
+        if (done) return
+        done = true
+        if (err !== undefined) error = err
+        pending.delete(i)
+        disarm()
+        const w = waiter
+        waiter = undefined
+        if (w) error !== undefined ? w.reject(error) : w.resolve({ value: undefined, done: true })
+      }
+      const start = (): void => {
+        if (i >= 0 || done) return
+        if (failure !== undefined) {
+          finish(failure)
+          return
+        }
+        try {
+          checkTimeout(options.timeout)
+          if (!Number.isSafeInteger(window) || window < 1 || window > MAX_WINDOW) {
+            throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `window must be an integer from 1 to ${MAX_WINDOW}, got ${String(window)}`)
+          }
+        } catch (err) {
+          finish(err)
+          return
+        }
+        if (options.signal?.aborted) {
+          finish(abortError(options.signal, what))
+          return
+        }
+        i = newId()
+        const envelope: StreamEnvelope = { t: T.STREAM, i, m: name, w: window }
+        if (arg !== undefined) envelope.a = arg
+        if (options.timeout !== undefined) envelope.d = options.timeout
+        if (options.metadata !== undefined) envelope.md = options.metadata
+        const id = i
+        disarm = arm(options, what, (err) => {
+          if (done) return
+          finish(err)
+          sendCancel(id)
+        })
+        pending.set(id, {
+          reply(r) {
+            if (done) return
+            if (r.t === T.ITEM) {
+              const w = waiter
+              if (w) {
+                waiter = undefined
+                credit()
+                w.resolve({ value: r.v, done: false })
+              } else if (items.length - head >= window) {
+                finish(new IpcError('ERR_IPC_DECODE', `rpc: the server sent more items of ${name} than its credit (${window})`))
+                sendCancel(id)
+              } else items.push(r.v)
+            } else if (r.t === T.END) finish()
+            else if (r.t === T.ERROR) finish(new RpcError(r.e.code, r.e.message, r.e.data))
+            else finish(new IpcError('ERR_IPC_DECODE', `rpc: a call reply for the stream ${name}`))
+          },
+          fail: (err) => finish(err),
+        })
+        transport.send(envelope).catch((err) => finish(err))
+      }
+      /** One item taken by the reader: credit goes back in halves of the window. */
+      const credit = (): void => {
+        consumed++
+        if (consumed >= Math.max(1, window >> 1) && !done) {
+          transport.send({ t: T.CREDIT, i, n: consumed }).catch(() => {})
+          consumed = 0
+        }
+      }
+      const it: AsyncIterableIterator<any> = {
+        next() {
+          start()
+          if (head < items.length) {
+            const value = items[head++]
+            if (head === items.length) {
+              items.length = 0
+              head = 0
+            }
+            credit()
+            return Promise.resolve({ value, done: false })
+          }
+          if (done) return error !== undefined ? Promise.reject(error) : Promise.resolve({ value: undefined, done: true })
+          return new Promise((resolve, reject) => {
+            waiter = { resolve, reject }
+          })
+        },
+        async return() {
+          if (!done && i >= 0) {
+            const id = i
+            finish()
+            sendCancel(id)
+          } else finish()
+          return { value: undefined, done: true }
+        },
+        [Symbol.asyncIterator]() {
+          return it
+        },
+      }
+      return it
     },
     async notify(name, arg, options = {}) {
       if (failure !== undefined) throw failure

@@ -246,3 +246,92 @@ describe('rpc with real processes', () => {
     await l.close()
   }, 60_000)
 })
+
+for (const [name, open] of carriers) {
+  describe(`rpc streams over ${name}`, () => {
+    it('a procedure returning an async iterable streams its items in order; break cancels it on the server', async () => {
+      const { server, client: c, done } = await open()
+      let closedOnServer = false
+      const served = serve(server, {
+        count: async function* (n: number, ctx: CallContext) {
+          try {
+            for (let i = 0; i < n; i++) yield i
+          } finally {
+            closedOnServer = ctx.signal.aborted || closedOnServer
+          }
+        },
+        forever: async function* (_: unknown, ctx: CallContext) {
+          try {
+            for (let i = 0; ; i++) yield i
+          } finally {
+            closedOnServer = ctx.signal.aborted
+          }
+        },
+      })
+      const api = client<{ count: (n: number) => AsyncIterable<number>; forever: (x: unknown) => AsyncIterable<number> }>(c)
+      const got: number[] = []
+      for await (const v of api.stream('count', 1000, { window: 8 })) got.push(v)
+      expect(got).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+      let k = 0
+      for await (const v of api.stream('forever', undefined)) {
+        expect(v).toBe(k)
+        if (++k === 50) break
+      }
+      while (!closedOnServer) await new Promise((r) => setTimeout(r, 5)) // the cancel reaches the server
+      expect(api.pending).toBe(0)
+      await done()
+      await served
+    })
+
+    it('credit bounds what is in flight: a slow reader of 100,000 items never has more than the window ahead; an unread stream blocks no other', async () => {
+      const { server, client: c, done } = await open()
+      let produced = 0
+      let most = 0
+      let consumed = 0
+      const served = serve(server, {
+        items: async function* (n: number) {
+          for (let i = 0; i < n; i++) {
+            produced++
+            most = Math.max(most, produced - consumed)
+            yield i
+          }
+        },
+      })
+      const api = client<{ items: (n: number) => AsyncIterable<number> }>(c)
+      const idle = api.stream('items', 1_000_000, { window: 4 })
+      await idle.next() // started, then left unread
+      let expected = 0
+      for await (const v of api.stream('items', 100_000, { window: 32 })) {
+        if (v !== expected) expect(v).toBe(expected)
+        expected++
+        consumed++
+        if (expected % 10_000 === 0) await new Promise((r) => setTimeout(r, 2)) // a slow reader now and then
+      }
+      expect(expected).toBe(100_000)
+      expect(most).toBeLessThanOrEqual(32 + 4 + 2) // this stream's window, the idle one's, the items between
+      await idle.return!()
+      await done()
+      await served
+    }, 60_000)
+
+    it("a failure mid-stream rejects the reader's next() with its RpcError; a non-stream procedure is refused", async () => {
+      const { server, client: c, done } = await open()
+      const served = serve(server, {
+        broken: async function* () {
+          yield 1
+          throw new RpcError('TORN', 'the tape tore', { at: 1 })
+        },
+        plain: () => 5,
+      })
+      const api = client<{ broken: () => AsyncIterable<number>; plain: () => number }>(c)
+      const it = api.stream('broken', undefined)
+      expect(await it.next()).toEqual({ value: 1, done: false })
+      await expect(it.next()).rejects.toMatchObject({ name: 'RpcError', code: 'TORN', data: { at: 1 } })
+      const plain = api.stream('plain', undefined)
+      await expect(plain.next()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+      expect(await api.call('plain', undefined)).toBe(5)
+      await done()
+      await served
+    })
+  })
+}
