@@ -80,22 +80,30 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
   const maxStreams = options.maxStreams ?? 1024
   if (!Number.isSafeInteger(maxStreams) || maxStreams < 1)
     throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `maxStreams must be a positive integer, got ${String(maxStreams)}`)
-  const running = new Map<number, AbortController>()
+  const running = new Map<number, CallAbort>()
   const streams = new Map<number, { grant(n: number): void }>()
   let inFlight = 0
   let room: (() => void) | undefined
   const closedSignal = new AbortController()
-  void transport.closed.then(() => closedSignal.abort(new IpcError('ERR_IPC_CLOSED', 'rpc: the transport closed')))
+  void transport.closed.then(() => {
+    const reason = new IpcError('ERR_IPC_CLOSED', 'rpc: the transport closed')
+    closedSignal.abort(reason)
+    for (const a of running.values()) a.abort(reason)
+  })
   const finished = new Set<Promise<void>>()
 
   /** The abort controller and context of call or stream `req`, and what undoes them. */
-  const begin = (req: CallEnvelope | StreamEnvelope): { ac: AbortController; ctx: CallContext; end(): void } => {
-    const ac = new AbortController()
+  const begin = (req: CallEnvelope | StreamEnvelope): { ac: CallAbort; ctx: CallContext; end(): void } => {
+    const ac = new CallAbort()
     running.set(req.i, ac)
-    const onClosed = (): void => ac.abort(closedSignal.signal.reason)
-    closedSignal.signal.addEventListener('abort', onClosed, { once: true })
+    if (closedSignal.signal.aborted) ac.abort(closedSignal.signal.reason)
     const timer = req.d === undefined ? undefined : setTimeout(() => ac.abort(timeoutError(req.d!, `rpc ${req.m}`)), req.d)
-    const ctx: CallContext = { signal: ac.signal, metadata: req.md ?? {} }
+    const ctx: CallContext = {
+      get signal() {
+        return ac.signal
+      },
+      metadata: req.md ?? {},
+    }
     if (req.d !== undefined) ctx.deadline = performance.now() + req.d
     if (transport.peer !== undefined) ctx.peer = transport.peer
     return {
@@ -103,7 +111,6 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
       ctx,
       end() {
         if (timer !== undefined) clearTimeout(timer)
-        closedSignal.signal.removeEventListener('abort', onClosed)
         running.delete(req.i)
       },
     }
@@ -135,7 +142,7 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
     } finally {
       end()
     }
-    if (ac.signal.aborted) {
+    if (ac.aborted) {
       debug('rpc: the result of %s (call %d) came after its deadline or cancellation; dropped', req.m, req.i)
       return
     }
@@ -155,12 +162,11 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
         w?.()
       },
     })
-    const onAbort = (): void => {
+    ac.onAbort = () => {
       const w = wake
       wake = undefined
       w?.()
     }
-    ac.signal.addEventListener('abort', onAbort, { once: true })
     let iterator: AsyncIterator<unknown> | undefined
     try {
       const result = await invoke(procedures, req.m, req.a, ctx)
@@ -169,14 +175,14 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
       }
       iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       for (;;) {
-        if (credit === 0 && !ac.signal.aborted) {
+        if (credit === 0 && !ac.aborted) {
           active(false) // parked on the client's credit: it does not hold a concurrency slot
           await new Promise<void>((r) => (wake = r))
           active(true)
         }
-        if (ac.signal.aborted) return
+        if (ac.aborted) return
         const next = await iterator.next()
-        if (ac.signal.aborted) return
+        if (ac.aborted) return
         if (next.done) {
           await answer({ t: T.END, i: req.i }, `the end of ${req.m}`)
           return
@@ -185,9 +191,9 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
         if (!(await answer({ t: T.ITEM, i: req.i, v: next.value }, `an item of ${req.m}`))) return
       }
     } catch (err) {
-      if (!ac.signal.aborted) await answer({ t: T.ERROR, i: req.i, e: errorBody(err) }, `the failure of ${req.m}`)
+      if (!ac.aborted) await answer({ t: T.ERROR, i: req.i, e: errorBody(err) }, `the failure of ${req.m}`)
     } finally {
-      ac.signal.removeEventListener('abort', onAbort)
+      ac.onAbort = undefined
       streams.delete(req.i)
       end()
       if (iterator?.return !== undefined) {
@@ -262,8 +268,36 @@ export async function serve(transport: Transport<unknown, unknown>, procedures: 
     })
     finished.add(done)
   }
-  for (const ac of running.values()) ac.abort(closedSignal.signal.reason ?? new IpcError('ERR_IPC_CLOSED', 'rpc: the transport closed'))
+  for (const a of running.values()) a.abort(closedSignal.signal.reason ?? new IpcError('ERR_IPC_CLOSED', 'rpc: the transport closed'))
   await Promise.all(finished)
+}
+
+/**
+ * A call's cancellation. Its `AbortSignal` (Node's EventTarget costs microseconds) is made only
+ * when the handler reads `ctx.signal`; until then aborting just records the reason.
+ */
+class CallAbort {
+  aborted = false
+  reason: unknown
+  /** Called once on abort (a stream waiting for credit wakes up). */
+  onAbort: (() => void) | undefined
+  private ac: AbortController | undefined
+
+  get signal(): AbortSignal {
+    if (this.ac === undefined) {
+      this.ac = new AbortController()
+      if (this.aborted) this.ac.abort(this.reason)
+    }
+    return this.ac.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.ac?.abort(reason)
+    this.onAbort?.()
+  }
 }
 
 async function invoke(procedures: Procedures, name: string, arg: unknown, ctx: CallContext): Promise<unknown> {
