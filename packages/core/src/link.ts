@@ -64,7 +64,10 @@ export interface Link {
   start(events: LinkEvents): void
   /**
    * Writes these chunks, in order, as one batch, on `lane` (0 unless the link has lanes). Returns
-   * `false` when the link is full: core writes nothing more until `events.drain()`.
+   * `false` when the link is full: core writes nothing more until `events.drain()`. A link whose
+   * peer has ended returns `false` from then on, also while it is still classifying the end
+   * (`reportEnd`): a link that kept taking writes would let a sender loop on `send()` without
+   * ever yielding to the event loop.
    */
   write(chunks: Uint8Array[], lane?: number): boolean
   /** Stop reading from the kernel (the receiver is behind); data stays in the kernel. */

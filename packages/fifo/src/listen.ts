@@ -6,7 +6,6 @@ import {
   HelloPump,
   type ListenerControl,
   assertOwnerOnly,
-  closeQuietly,
   createListener,
   createTransport,
   fromErrno,

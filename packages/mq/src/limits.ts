@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { IpcError } from '@ipc/core'
-import { fromErrno } from '@ipc/core/mechanism'
+import { fromErrno, softLimit } from '@ipc/core/mechanism'
 
 /** The kernel's POSIX message queue limits for this process. */
 export interface MqLimits {
@@ -30,17 +30,9 @@ export function readNumber(path: string, fallback: number): number {
   }
 }
 
-/** The soft RLIMIT_MSGQUEUE of this process, from /proc/self/limits (`Infinity` when unlimited). */
+/** The soft RLIMIT_MSGQUEUE of this process (`Infinity` when unlimited; the usual default without /proc). */
 function rlimitMsgqueue(): number {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max msgqueue size'))
-    const soft = line?.split(/\s{2,}/)[1]
-    return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft)
-  } catch {
-    return 819200
-  }
+  return softLimit('Max msgqueue size') ?? 819200
 }
 
 /** The POSIX queue limits in effect now (read from /proc on every call). */

@@ -124,7 +124,16 @@ for (const [name, open] of carriers) {
     it('at most maxConcurrent calls run at once; the rest wait in the transport (backpressure), and all complete', async () => {
       const { server, client: c, done } = await open()
       const g = gate()
-      const served = serve(server, { slow: async (i: number) => (await g.pass(), i) }, { maxConcurrent: 16 })
+      const served = serve(
+        server,
+        {
+          slow: async (i: number) => {
+            await g.pass()
+            return i
+          },
+        },
+        { maxConcurrent: 16 },
+      )
       const api = client<{ slow: (i: number) => number }>(c)
       const calls = Array.from({ length: 500 }, (_, i) => api.call('slow', i))
       await new Promise((r) => setTimeout(r, 50))

@@ -10,7 +10,7 @@
  */
 import type { Link, LinkEnd, LinkEvents, PeerInfo } from '@ipc/core/mechanism'
 import type { SegmentLinkContext } from '@ipc/shm/handshake'
-import { IpcError, debug } from '@ipc/core/mechanism'
+import { IpcError, debug, reportEnd } from '@ipc/core/mechanism'
 import { type Semaphore as NativeSemaphore, type SemRing, type ShmChannel, native } from '@ipc/native'
 import { SLOT_HEADER, Sem, semSegmentSize, semaphoreOffset, slotOffset } from './wire.js'
 
@@ -291,9 +291,7 @@ export class SemLink implements Link {
       this.release()
       this.events?.end(end)
     }
-    const end = this.context.classifyEnd()
-    if (end instanceof Promise) void end.then(report)
-    else report(end)
+    reportEnd(() => this.context.classifyEnd(), report)
   }
 
   private fail(error: Error): void {

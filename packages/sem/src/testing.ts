@@ -5,7 +5,7 @@
  */
 import { native } from '@ipc/native'
 import { rawHandshake } from '@ipc/shm/testing'
-import { CONTROL_CAPACITY, SEM_MAGIC, SLOT_HEADER, Sem, SemWord, semSegmentSize, semaphoreOffset, slotOffset } from './wire.js'
+import { CONTROL_CAPACITY, SEM_MAGIC, SLOT_HEADER, Sem, SemWord, initialValues, semSegmentSize, semaphoreOffset, slotOffset } from './wire.js'
 
 export * from './wire.js'
 
@@ -38,11 +38,7 @@ export async function rawClient(address: string, slots = 8, slotSize = 4096): Pr
     ],
     prepare(fd) {
       ring = new native.SemRing(fd, size)
-      for (const d of [0, 1] as const) {
-        ring.init(semaphoreOffset(d, Sem.EMPTY), slots)
-        ring.init(semaphoreOffset(d, Sem.FULL), 0)
-        ring.init(semaphoreOffset(d, Sem.MUTEX), 1)
-      }
+      for (const d of [0, 1] as const) for (const [which, value] of initialValues(slots)) ring.init(semaphoreOffset(d, which), value)
     },
   })
   void memfd

@@ -4,7 +4,7 @@ import type { SegmentFlavour, SegmentPlan } from '@ipc/shm/handshake'
 import { native } from '@ipc/native'
 import { SemLink } from './link.js'
 import { DEFAULT_SLOTS, DEFAULT_SLOT_SIZE, type SemConnectOptions } from './options.js'
-import { CONTROL_CAPACITY, SEM_MAGIC, SLOTS_BASE, Sem, SemWord, layoutProblem, semSegmentSize, semaphoreOffset } from './wire.js'
+import { CONTROL_CAPACITY, SEM_MAGIC, SLOTS_BASE, SemWord, initialValues, layoutProblem, semSegmentSize, semaphoreOffset } from './wire.js'
 
 function semPlan(slots: number, slotSize: number): SegmentPlan {
   let ring: InstanceType<typeof native.SemRing> | undefined
@@ -18,11 +18,7 @@ function semPlan(slots: number, slotSize: number): SegmentPlan {
     prepare(fd) {
       // the client makes the semaphores of both directions before anyone else can see the segment
       ring = new native.SemRing(fd, semSegmentSize(slots, slotSize))
-      for (const d of [0, 1] as const) {
-        ring.init(semaphoreOffset(d, Sem.EMPTY), slots)
-        ring.init(semaphoreOffset(d, Sem.FULL), 0)
-        ring.init(semaphoreOffset(d, Sem.MUTEX), 1)
-      }
+      for (const d of [0, 1] as const) for (const [which, value] of initialValues(slots)) ring.init(semaphoreOffset(d, which), value)
     },
     check(word) {
       if (word(SemWord.SLOTS) !== slots || word(SemWord.SLOT_SIZE) !== slotSize) throw new Error('its segment size does not match its slots and slotSize')

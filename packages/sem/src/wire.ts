@@ -39,6 +39,15 @@ export const SLOTS_BASE = 16384
 /** Bytes of a slot's header. */
 export const SLOT_HEADER = 16
 
+/** The value each of a direction's semaphores starts at (the client makes them before its offer). */
+export function initialValues(slots: number): [number, number][] {
+  return [
+    [Sem.EMPTY, slots],
+    [Sem.FULL, 0],
+    [Sem.MUTEX, 1],
+  ]
+}
+
 /** Handshake words of sem:. */
 export const SemWord = { SLOTS: FLAVOUR_WORDS, SLOT_SIZE: FLAVOUR_WORDS + 1 } as const
 

@@ -6,7 +6,7 @@
  * for a side that went to sleep.
  */
 import type { Link, LinkEnd, LinkEvents, PeerInfo } from '@ipc/core/mechanism'
-import { IpcError, debug } from '@ipc/core/mechanism'
+import { IpcError, debug, reportEnd } from '@ipc/core/mechanism'
 import type { ShmChannel } from '@ipc/native'
 
 /** Receive slab size: views of one slab are handed out until it is nearly used up. */
@@ -74,6 +74,7 @@ export class ShmLink implements Link {
 
   write(chunks: Uint8Array[]): boolean {
     if (this.closed) return true
+    if (this.ended) return false // its end is being reported (reportEnd): take nothing more
     if (this.pending !== undefined) {
       this.pending.push(...chunks)
       return false
@@ -187,9 +188,7 @@ export class ShmLink implements Link {
       this.release()
       this.events?.end(end)
     }
-    const end = this.options.classifyEnd()
-    if (end instanceof Promise) void end.then(report)
-    else report(end)
+    reportEnd(() => this.options.classifyEnd(), report)
   }
 
   private fail(error: Error): void {

@@ -1,6 +1,5 @@
 /** What both ends of the `signal:` handshake share: windows, control signals, marks. */
-import { readFileSync } from 'node:fs'
-import { type MarkRef, markSharing } from '@ipc/core/mechanism'
+import { type MarkRef, markSharing, softLimit } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { Kind, MAX_WINDOW_LOG2, controlHigh } from './wire.js'
 
@@ -13,16 +12,8 @@ export const { ownMark, watchPeer } = marks
  * it (at least 8, at most 1024) leaves room for the other direction, credits and other programs.
  */
 export function ownWindowLog2(): number {
-  let limit = 1 << 16
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max pending signals'))
-    const soft = line?.split(/\s{2,}/)[1]
-    if (soft !== undefined && soft !== 'unlimited') limit = Number(soft)
-  } catch {
-    // no /proc: assume the usual limits
-  }
+  const soft = softLimit('Max pending signals')
+  const limit = soft === undefined || soft === Infinity ? 1 << 16 : soft // no /proc: the usual limits
   const window = Math.max(8, Math.min(1 << MAX_WINDOW_LOG2, Math.floor(limit / 8)))
   return Math.floor(Math.log2(window))
 }

@@ -8,7 +8,7 @@
  * as core takes them.
  */
 import type { Link, LinkEnd, LinkEvents, PeerInfo } from '@ipc/core/mechanism'
-import { IpcError, debug } from '@ipc/core/mechanism'
+import { IpcError, debug, reportEnd } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import type { Routed, Router } from './router.js'
 import { FROM_LISTENER, Kind, controlHigh, dataHigh } from './wire.js'
@@ -273,9 +273,7 @@ export class SignalLink implements Link, Routed {
       this.release()
       this.events?.end(end)
     }
-    const end = this.o.classifyEnd()
-    if (end instanceof Promise) void end.then(report)
-    else report(end)
+    reportEnd(() => this.o.classifyEnd(), report)
   }
 
   private fail(error: Error): void {

@@ -172,7 +172,7 @@ describe('signals: receiving', () => {
       } finally {
         theirs.close()
       }
-      using mine = signals.on(signo, () => {}) // free again once they let go
+      using _mine = signals.on(signo, () => {}) // free again once they let go
       expect(caught(signo)).toBe(true)
     } finally {
       rmSync(copy, { force: true })

@@ -30,6 +30,8 @@ export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveT
 export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, withWait } from '../waits.js'
 export { HeldUnits } from './held-units.js'
 export { HelloPump } from './hello-pump.js'
+export { softLimit } from './limits.js'
+export { reportEnd } from './link-end.js'
 export { type MarkNatives, type MarkSharing, markSharing } from './mark-sharing.js'
 export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
 export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
