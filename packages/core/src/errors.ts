@@ -26,6 +26,8 @@ export type IpcErrorCode =
   | 'ERR_IPC_INVALID_ARGUMENT'
   /** A system call failed in a way no other code describes; `cause` holds the errno error. */
   | 'ERR_IPC_SYSTEM'
+  /** A reader fell too far behind (a subscriber past its publisher's `maxBlock` or `limit`) and was closed so the others go on. */
+  | 'ERR_IPC_SLOW_CONSUMER'
 
 /** Options for {@link IpcError}. */
 export interface IpcErrorOptions {

@@ -74,51 +74,80 @@ export class LinkTransport<Out, In> implements Transport<Out, In> {
 
   send(message: Out, options?: SendOptions): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.sendClosedError())
-    let lane = 0
-    if (options?.priority !== undefined && options.priority !== 0) {
-      lane = options.priority
-      const lanes = this.link.lanes ?? 1
-      if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) {
-        return Promise.reject(
-          new IpcError(
-            'ERR_IPC_INVALID_ARGUMENT',
-            lanes === 1 ? 'this transport has no priorities (priority must be 0)' : `priority must be an integer from 0 to ${lanes - 1}, got ${lane}`,
-          ),
-        )
+    try {
+      const lane = this.laneOf(options)
+      if (this.codec.encodeInto !== undefined) {
+        // the fast path: straight into the send slab, when there is room for it now
+        const size = this.sendQueue.pushEncoded(this.codec.encodeInto, message, lane, this.maxMessageSize)
+        if (size >= 0 && size <= this.maxMessageSize) return RESOLVED
+        if (size > this.maxMessageSize) throw this.tooLarge(size)
       }
+      const encoded = this.encode(message)
+      return this.sendQueue.push(encoded.frame, encoded.shared, encoded.size, lane, options)
+    } catch (err) {
+      return Promise.reject(this.encodeError(err))
     }
+  }
+
+  trySend(message: Out, options?: Pick<SendOptions, 'priority'>): boolean {
+    if (this.state !== 'open') return false
+    try {
+      const lane = this.laneOf(options)
+      if (!this.sendQueue.acceptsNow) return false
+      if (this.codec.encodeInto !== undefined) {
+        const size = this.sendQueue.pushEncoded(this.codec.encodeInto, message, lane, this.maxMessageSize)
+        if (size >= 0 && size <= this.maxMessageSize) return true
+        if (size > this.maxMessageSize) throw this.tooLarge(size)
+      }
+      const encoded = this.encode(message)
+      void this.sendQueue.push(encoded.frame, encoded.shared, encoded.size, lane, undefined) // resolved: there was room
+      return true
+    } catch (err) {
+      throw this.encodeError(err)
+    }
+  }
+
+  /** The lane `options.priority` asks for, checked against the link's lanes. */
+  private laneOf(options: Pick<SendOptions, 'priority'> | undefined): number {
+    const lane = options?.priority
+    if (lane === undefined || lane === 0) return 0
+    const lanes = this.link.lanes ?? 1
+    if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) {
+      throw new IpcError(
+        'ERR_IPC_INVALID_ARGUMENT',
+        lanes === 1 ? 'this transport has no priorities (priority must be 0)' : `priority must be an integer from 0 to ${lanes - 1}, got ${lane}`,
+      )
+    }
+    return lane
+  }
+
+  /** Encodes `message` the slow way (a frame of its own, or the codec's shared scratch); throws coded errors. */
+  private encode(message: Out): { frame: Uint8Array | undefined; shared: SharedEncoding | undefined; size: number } {
     const codec = this.codec
     let frame: Uint8Array | undefined
     let shared: SharedEncoding | undefined
     let size: number
-    try {
-      if (codec.encodeInto !== undefined) {
-        // the fast path: straight into the send slab, when there is room for it now
-        size = this.sendQueue.pushEncoded(codec.encodeInto, message, lane, this.maxMessageSize)
-        if (size >= 0 && size <= this.maxMessageSize) return RESOLVED
-      }
-      if (codec.encodeShared !== undefined) {
-        shared = codec.encodeShared(message)
-        size = shared.end - shared.start
-      } else {
-        frame = codec.encode(message)
-        size = frame.length
-      }
-    } catch (err) {
-      return Promise.reject(
-        err instanceof IpcError
-          ? err
-          : new IpcError('ERR_IPC_INVALID_ARGUMENT', `${codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err }),
-      )
+    if (codec.encodeShared !== undefined) {
+      shared = codec.encodeShared(message)
+      size = shared.end - shared.start
+    } else {
+      frame = codec.encode(message)
+      size = frame.length
     }
-    if (size > this.maxMessageSize) {
-      return Promise.reject(
-        new IpcError('ERR_IPC_MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds maxMessageSize (${this.maxMessageSize})`, {
-          details: { size, maxMessageSize: this.maxMessageSize },
-        }),
-      )
-    }
-    return this.sendQueue.push(frame, shared, size, lane, options)
+    if (size > this.maxMessageSize) throw this.tooLarge(size)
+    return { frame, shared, size }
+  }
+
+  /** A coded error for whatever encoding threw. */
+  private encodeError(err: unknown): IpcError {
+    if (err instanceof IpcError) return err
+    return new IpcError('ERR_IPC_INVALID_ARGUMENT', `${this.codec.name} cannot encode this message: ${(err as Error)?.message}`, { cause: err })
+  }
+
+  private tooLarge(size: number): IpcError {
+    return new IpcError('ERR_IPC_MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds maxMessageSize (${this.maxMessageSize})`, {
+      details: { size, maxMessageSize: this.maxMessageSize },
+    })
   }
 
   // ---- receiving ----

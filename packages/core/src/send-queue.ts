@@ -120,6 +120,11 @@ export class SendQueue {
     })
   }
 
+  /** Whether {@link SendQueue.push} would accept a message at once. */
+  get acceptsNow(): boolean {
+    return this.waiting.length === 0 && this.hasRoom()
+  }
+
   /** The link can take more again. */
   drained(): void {
     this.linkFull = false

@@ -76,6 +76,14 @@ export interface Transport<Out = unknown, In = unknown> extends AsyncIterable<In
    */
   send(message: Out, options?: SendOptions): Promise<void>
   /**
+   * Queues one message only if {@link Transport.send} would accept it at once (below
+   * `highWaterMark`, nobody waiting in `send()`): `true` when queued, `false` when it would have
+   * to wait or the transport is no longer open (nothing queued; see {@link Transport.isOpen}).
+   * No promise is made, so fan-out to many transports costs no microtask per message. Throws
+   * `ERR_IPC_MESSAGE_TOO_LARGE`, `ERR_IPC_INVALID_ARGUMENT` as `send()` rejects.
+   */
+  trySend(message: Out, options?: Pick<SendOptions, 'priority'>): boolean
+  /**
    * The next message. Messages received before a close are still given out; after them it rejects
    * with the close's error (`ERR_IPC_CLOSED`, `ERR_IPC_PEER_EXITED`, or the error that ended it).
    */

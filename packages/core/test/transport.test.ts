@@ -98,4 +98,21 @@ describe('priority lanes', () => {
       ),
     ).toBe(true)
   })
+
+  it('trySend() queues at once or refuses, and throws coded errors for what send() rejects', async () => {
+    const [a] = memoryLinkPair()
+    ;(a as { write: unknown }).write = () => false // a link that never drains
+    const tx = createTransport(a, { highWaterMark: 1000, maxMessageSize: 2000 })
+    expect(() => tx.trySend({ s: Symbol('x') })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+    expect(() => tx.trySend(new Uint8Array(3000))).toThrow(expect.objectContaining({ code: 'ERR_IPC_MESSAGE_TOO_LARGE' }))
+    expect(tx.trySend(new Uint8Array(600))).toBe(true)
+    expect(tx.trySend(new Uint8Array(600))).toBe(true) // the queue was under the mark
+    expect(tx.trySend(new Uint8Array(600))).toBe(false)
+    expect(tx.stats.messagesOut).toBe(2)
+    await new Promise((r) => setImmediate(r))
+    expect(tx.trySend(new Uint8Array(10))).toBe(false) // the link holds them and reports full
+    expect(tx.stats.messagesOut).toBe(2)
+    void tx.close()
+    expect(tx.trySend(new Uint8Array(10))).toBe(false) // closing: refused, no throw
+  })
 })

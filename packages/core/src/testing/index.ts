@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 import { afterEach, describe, expect } from 'vitest'
-import { backpressureCases } from './cases/backpressure.js'
+import { backpressureCases, trySendCases } from './cases/backpressure.js'
 import { burstCases } from './cases/burst.js'
 import { closeCases } from './cases/close.js'
 import { crashCases } from './cases/crash.js'
@@ -53,6 +53,7 @@ export function describeConformance(target: ConformanceTarget): void {
     deliveryCases(kit)
     decodingCases(kit)
     backpressureCases(kit)
+    trySendCases(kit)
     crashCases(kit)
     closeCases(kit)
     waitCases(kit)
