@@ -1,9 +1,11 @@
 /**
  * `@ipc/patterns` — the shapes applications build on the ipc `Transport`, over every mechanism,
- * on `@ipc/core`'s application API only. This release: RPC v2 ({@link serve}, {@link client}) —
- * deadlines that travel with the call and reach the handler, cancellation, validation with any
- * Standard Schema validator, remote failures as {@link RpcError}, notifications, metadata, and
- * bounded concurrency.
+ * on `@ipc/core`'s application API only: RPC v2 ({@link serve}, {@link client}) — deadlines that
+ * travel with the call and reach the handler, cancellation, validation with any Standard Schema
+ * validator, remote failures as {@link RpcError}, streams, notifications, metadata, bounded
+ * concurrency; publish/subscribe ({@link publisher}, {@link subscriber}) with NATS-style topic
+ * wildcards and a policy per slow subscriber; work queues ({@link pusher}, {@link puller}) with
+ * credit and redelivery.
  *
  * @packageDocumentation
  */
@@ -23,3 +25,16 @@ export {
   serve,
 } from './rpc.js'
 export { RpcError, type RpcStatus, isRpcError } from './rpc-error.js'
+export {
+  type Delivery,
+  type Publisher,
+  type PublisherOptions,
+  type PublisherStats,
+  type SlowPolicy,
+  type Subscriber,
+  type SubscriberOptions,
+  type SubscriberStats,
+  publisher,
+  subscriber,
+} from './pubsub.js'
+export { MAX_TOPIC_LENGTH } from './topics.js'
