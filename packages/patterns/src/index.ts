@@ -38,3 +38,14 @@ export {
   subscriber,
 } from './pubsub.js'
 export { MAX_TOPIC_LENGTH } from './topics.js'
+export {
+  type Job,
+  type Puller,
+  type PullerOptions,
+  type PullerStats,
+  type Pusher,
+  type PusherOptions,
+  type PusherStats,
+  puller,
+  pusher,
+} from './pipeline.js'
