@@ -5,7 +5,10 @@ import { client, publisher, pusher } from '../src/index.js'
 import { type Peer, TARGETS, listenerFor, startPeer } from './processes.js'
 
 const peers: Peer[] = []
-const track = (p: Peer): Peer => (peers.push(p), p)
+const track = (p: Peer): Peer => {
+  peers.push(p)
+  return p
+}
 afterAll(() => {
   for (const p of peers) p.child.kill('SIGKILL')
 })
