@@ -15,10 +15,11 @@ import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
-import { idleTable, memoryTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
+import { idleTable, memoryTable, patternsTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -111,6 +112,13 @@ function runSemaphore(folder: string): SemaphoreRow[] {
   const run = spawnSync(process.execPath, [distFile('semaphore.js'), folder, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 120_000 })
   if (run.status !== 0) throw new Error(`semaphore bench failed: ${run.stderr}`)
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as SemaphoreRow[]
+}
+
+/** The `patterns` rows: @ipc/patterns over unix: (RPC and fan-out), in a process of its own (`dist/patterns.js`). */
+function runPatterns(folder: string): PatternsRow {
+  const run = spawnSync(process.execPath, [distFile('patterns.js'), folder, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 180_000 })
+  if (run.status !== 0) throw new Error(`patterns bench failed: ${run.stderr}`)
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as PatternsRow
 }
 
 /** The `signal` rows: the signal: transport in a process of its own, then under RLIMIT_SIGPENDING = 64 (`prlimit`, inherited by its child). */
@@ -209,6 +217,17 @@ async function main(): Promise<void> {
     }
   }
 
+  const runsPatterns = only === undefined || only.includes('patterns')
+  if (runsPatterns) log('patterns: @ipc/patterns over unix: — RPC calls/s (256 in flight), RPC round trip beside a bare ping-pong, fan-out to 10 subscribers…')
+  const patterns = runsPatterns ? await attempt('patterns', async () => runPatterns(folder)) : undefined
+  if (patterns) {
+    log(
+      `patterns: RPC ${Math.round(patterns.rpcCallsPerSec).toLocaleString('en-US')} calls/s, RTT p50 ${patterns.rpcRttP50Us.toFixed(1)} µs ` +
+        `(bare ${patterns.bareRttP50Us.toFixed(1)} µs, ×${(patterns.rpcRttP50Us / patterns.bareRttP50Us).toFixed(2)}); ` +
+        `fan-out ${Math.round(patterns.fanoutDeliveriesPerSec).toLocaleString('en-US')} deliveries/s to ${patterns.fanoutSubscribers} subscribers, ${patterns.fanoutLost} lost`,
+    )
+  }
+
   // latest.json only from a full run with default options; memory.json and idle.json whenever
   // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
   const written: string[] = []
@@ -223,6 +242,10 @@ async function main(): Promise<void> {
   if (semaphore && !quick) {
     writeJson('semaphore.json', semaphore)
     written.push('semaphore.json')
+  }
+  if (patterns && !quick) {
+    writeJson('patterns.json', patterns)
+    written.push('patterns.json')
   }
   if (signal && !quick) {
     writeJson('signal.json', signal)
@@ -259,6 +282,7 @@ async function main(): Promise<void> {
       '',
     )
   }
+  if (runsPatterns) out.push('## @ipc/patterns over `unix:` (`patterns`)', '', patternsTable(patterns), '')
   if (runsSignal) out.push('## signal: (`signal`: four bytes per real-time signal)', '', signalTable(signal, readFloor()), '')
   if (runsSemaphore) out.push('## Semaphore API (`semaphore`: @ipc/sem, uncontended, and a hand-off between two processes)', '', semaphoreTable(semaphore), '')
   if (runsIdle) out.push(`## Memory per idle connection end${idle?.kind === 'net' ? ' (plain net sockets, for comparison)' : ''}`, '', idleTable(idle), '')

@@ -1,6 +1,7 @@
 /** The Markdown tables. */
 import type { Floor } from './floor.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { type Name, OURS, PAYLOADS, type Row } from './common.js'
 import type { IdleResult, IdleSide } from './idle.js'
@@ -153,6 +154,30 @@ export function semaphoreTable(rows: SemaphoreRow[] | undefined): string {
 }
 
 /** The `signal` rows, with the C floor's real-time signal rows (`rtsigwait`: sigwaitinfo; `rtsig`: a handler) beside them. */
+/** The `patterns` rows: RPC and fan-out over unix:, with the issue's targets beside them. */
+export function patternsTable(row: PatternsRow | undefined): string {
+  const head = ['measure', 'result', 'target', 'met']
+  const align: ('l' | 'r')[] = ['l', 'r', 'r', 'l']
+  if (row === undefined) return table(head, align, [['patterns', 'failed', '—', '—']])
+  const ratio = row.rpcRttP50Us / row.bareRttP50Us
+  const n = (v: number): string => Math.round(v).toLocaleString('en-US')
+  return table(head, align, [
+    ['RPC calls/s, 256 in flight', n(row.rpcCallsPerSec), '≥ 150,000', row.rpcCallsPerSec >= 150_000 ? 'yes' : 'NO'],
+    [
+      'RPC round trip p50 ÷ bare transport ping-pong p50',
+      `${row.rpcRttP50Us.toFixed(1)} µs ÷ ${row.bareRttP50Us.toFixed(1)} µs = ${ratio.toFixed(2)}×`,
+      '≤ 1.2×',
+      ratio <= 1.2 ? 'yes' : 'NO',
+    ],
+    [
+      `pub/sub fan-out, ${row.fanoutSubscribers} subscribers, 64 B (deliveries/s)`,
+      `${n(row.fanoutDeliveriesPerSec)} (${n(row.fanoutMessages)} messages each, ${row.fanoutLost} lost)`,
+      '≥ 1,000,000',
+      row.fanoutDeliveriesPerSec >= 1_000_000 && row.fanoutLost === 0 ? 'yes' : 'NO',
+    ],
+  ])
+}
+
 export function signalTable(rows: SignalRow[] | undefined, floor: Floor | undefined): string {
   const head = [
     'run',
