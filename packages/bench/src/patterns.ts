@@ -114,7 +114,9 @@ if (process.argv[2] === 'peer') {
   const SUBSCRIBERS = 10
   const messages = quick ? 50_000 : 300_000
   const pub = await publisher<{ i: number; pad: string }>(fresh())
-  const children = [0, 1].map(() => spawn(process.execPath, [SELF, 'peer', 'subscribers', pub.address!, String(SUBSCRIBERS / 2)], { stdio: ['ignore', 'pipe', 'inherit'] }))
+  const children = [0, 1].map(() =>
+    spawn(process.execPath, [SELF, 'peer', 'subscribers', pub.address!, String(SUBSCRIBERS / 2)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  )
   const outputs = children.map(
     (c) =>
       new Promise<string[]>((resolve) => {
