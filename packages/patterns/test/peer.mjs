@@ -30,6 +30,27 @@ switch (role) {
     await sub.close()
     break
   }
+  case 'subscribers': {
+    // `n` subscribers in this process, each its own connection, each reading `count` messages in order
+    const subs = Array.from({ length: opts.n }, () => subscriber(address, opts.pattern))
+    await Promise.all(subs.map((s) => s.ready))
+    report({ ready: true })
+    const results = await Promise.all(
+      subs.map(async (sub) => {
+        let expected = 0
+        let ok = true
+        for await (const { message, dropped } of sub) {
+          if (message.i !== expected + dropped) ok = false
+          expected = message.i + 1
+          if (expected >= opts.count) break
+        }
+        await sub.close()
+        return { received: sub.stats.received, dropped: sub.stats.dropped, ok }
+      }),
+    )
+    report({ results })
+    break
+  }
   case 'puller': {
     // take jobs one at a time; SIGKILL this process in the middle of job `dieOn`
     const jobs = puller(address, { concurrency: opts.concurrency ?? 1 })
