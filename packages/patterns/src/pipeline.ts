@@ -6,6 +6,7 @@
 import { type ConnectOptions, IpcError, type ListenOptions, type Listener, type Transport, type WaitOptions, isIpcError } from '@ipc/core'
 import { abortError, checkTimeout, debug, timeoutError } from '@ipc/core/mechanism'
 import { Fifo } from './fifo.js'
+import { Mailbox, readError } from './mailbox.js'
 import { MAX_CREDIT, W, parsePullerEnvelope, parsePusherEnvelope } from './pipeline-wire.js'
 import { acceptEach, listenerOf, positive, transportOf } from './source.js'
 
@@ -483,10 +484,7 @@ class Pull<T> implements Puller<T> {
   readonly ready: Promise<void>
   private transport: Transport<unknown, unknown> | undefined
   private readonly opened: Promise<Transport<unknown, unknown>>
-  private readonly buffer = new Fifo<Job<T>>()
-  private readers: { resolve: (j: Job<T>) => void; reject: (e: unknown) => void }[] = []
-  private ended: IpcError | undefined
-  private endedCleanly = false
+  private readonly box = new Mailbox<Job<T>>()
   /** Jobs received and not yet answered. */
   private holding = 0
   private counts = { received: 0, acked: 0, failed: 0 }
@@ -509,36 +507,7 @@ class Pull<T> implements Puller<T> {
   }
 
   receive(options?: WaitOptions): Promise<Job<T>> {
-    const j = this.buffer.shift()
-    if (j !== undefined) return Promise.resolve(j)
-    if (this.ended !== undefined) return Promise.reject(this.ended)
-    return new Promise((resolve, reject) => {
-      const reader = { resolve, reject }
-      this.readers.push(reader)
-      if (options?.signal === undefined && options?.timeout === undefined) return
-      checkTimeout(options.timeout)
-      const drop = (err: IpcError): void => {
-        const at = this.readers.indexOf(reader)
-        if (at < 0) return
-        this.readers.splice(at, 1)
-        reject(err)
-      }
-      const timer = options.timeout === undefined ? undefined : setTimeout(() => drop(timeoutError(options.timeout!, 'receive')), options.timeout)
-      const onAbort = (): void => drop(abortError(options.signal!, 'receive'))
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      const disarm = (): void => {
-        clearTimeout(timer)
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      reader.resolve = (v) => {
-        disarm()
-        resolve(v)
-      }
-      reader.reject = (e) => {
-        disarm()
-        reject(e)
-      }
-    })
+    return this.box.receive(options, 'receive')
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Job<T>> {
@@ -553,7 +522,7 @@ class Pull<T> implements Puller<T> {
             return { value: job, done: false }
           },
           (err) => {
-            if (this.endedCleanly) return { value: undefined, done: true }
+            if (this.box.endedCleanly) return { value: undefined, done: true }
             throw err
           },
         )
@@ -573,7 +542,7 @@ class Pull<T> implements Puller<T> {
         job = await this.receive()
       } catch (err) {
         await Promise.all(running)
-        if (this.endedCleanly) return
+        if (this.box.endedCleanly) return
         throw err
       }
       const run = (async () => {
@@ -624,7 +593,7 @@ class Pull<T> implements Puller<T> {
 
   private async read(t: Transport<unknown, unknown>): Promise<void> {
     try {
-      while (this.ended === undefined) {
+      while (this.box.ended === undefined) {
         const env = parsePusherEnvelope(await t.receive())
         if (typeof env === 'string') {
           void t.close()
@@ -642,20 +611,14 @@ class Pull<T> implements Puller<T> {
         }
         this.holding++
         this.counts.received++
-        const job = this.job(env[1], env[2], env[3] as T)
-        const reader = this.readers.shift()
-        if (reader !== undefined) reader.resolve(job)
-        else this.buffer.push(job)
+        this.box.put(this.job(env[1], env[2], env[3] as T))
       }
     } catch (err) {
-      this.end(isIpcError(err) ? err : new IpcError('ERR_IPC_CLOSED', `receive: ${(err as Error)?.message}`, { cause: err }))
+      this.end(readError(err))
     }
   }
 
   private end(err: IpcError, cleanly = false): void {
-    if (this.ended !== undefined) return
-    this.ended = err
-    this.endedCleanly = cleanly
-    for (const r of this.readers.splice(0)) r.reject(err)
+    this.box.end(err, cleanly)
   }
 }

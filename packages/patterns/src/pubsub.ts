@@ -5,7 +5,7 @@
  */
 import { type ConnectOptions, IpcError, type ListenOptions, type Listener, type Transport, type WaitOptions, isIpcError } from '@ipc/core'
 import { abortError, checkTimeout, debug, timeoutError } from '@ipc/core/mechanism'
-import { Fifo } from './fifo.js'
+import { Mailbox, readError } from './mailbox.js'
 import { Outlet } from './outlet.js'
 import {
   MAX_PATTERNS,
@@ -384,12 +384,9 @@ class Sub<T> implements Subscriber<T> {
   readonly ready: Promise<void>
   private transport: Transport<unknown, unknown> | undefined
   private readonly opened: Promise<Transport<unknown, unknown>>
-  private readonly buffer = new Fifo<Delivery<T>>()
-  private readers: { resolve: (d: Delivery<T>) => void; reject: (e: unknown) => void }[] = []
+  private readonly box = new Mailbox<Delivery<T>>()
   private readonly acks = new Map<number, () => void>()
   private seq = 0
-  private ended: IpcError | undefined
-  private endedCleanly = false
   private reading = false
   private received = 0
   private dropped = 0
@@ -414,38 +411,9 @@ class Sub<T> implements Subscriber<T> {
   }
 
   receive(options?: WaitOptions): Promise<Delivery<T>> {
-    const d = this.buffer.shift()
-    if (d !== undefined) {
-      if (!this.reading) void this.read()
-      return Promise.resolve(d)
-    }
-    if (this.ended !== undefined) return Promise.reject(this.ended)
-    return new Promise((resolve, reject) => {
-      const reader = { resolve, reject }
-      this.readers.push(reader)
-      if (options?.signal !== undefined || options?.timeout !== undefined) {
-        checkTimeout(options.timeout)
-        const drop = (err: IpcError): void => {
-          const at = this.readers.indexOf(reader)
-          if (at < 0) return
-          this.readers.splice(at, 1)
-          reject(err)
-        }
-        const timer = options.timeout === undefined ? undefined : setTimeout(() => drop(timeoutError(options.timeout!, 'receive')), options.timeout)
-        const onAbort = (): void => drop(abortError(options.signal!, 'receive'))
-        options.signal?.addEventListener('abort', onAbort, { once: true })
-        reader.resolve = (v) => {
-          clearTimeout(timer)
-          options.signal?.removeEventListener('abort', onAbort)
-          resolve(v)
-        }
-        reader.reject = (e) => {
-          clearTimeout(timer)
-          options.signal?.removeEventListener('abort', onAbort)
-          reject(e)
-        }
-      }
-    })
+    const next = this.box.receive(options, 'receive')
+    if (!this.reading && this.box.ended === undefined) void this.read() // room again for reading ahead
+    return next
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
@@ -454,7 +422,7 @@ class Sub<T> implements Subscriber<T> {
         this.receive().then(
           (value) => ({ value, done: false }),
           (err) => {
-            if (this.endedCleanly && this.buffer.length === 0) return { value: undefined, done: true }
+            if (this.box.endedCleanly && this.box.length === 0) return { value: undefined, done: true }
             throw err
           },
         ),
@@ -475,7 +443,7 @@ class Sub<T> implements Subscriber<T> {
 
   async close(): Promise<void> {
     const t = await this.opened.catch(() => undefined)
-    if (this.ended === undefined) this.end(new IpcError('ERR_IPC_CLOSED', 'receive: the subscriber is closed'), true)
+    this.end(new IpcError('ERR_IPC_CLOSED', 'receive: the subscriber is closed'), true)
     await t?.close()
   }
 
@@ -486,7 +454,7 @@ class Sub<T> implements Subscriber<T> {
   private async change(kind: typeof P.SUB | typeof P.UNSUB, patterns: string | string[]): Promise<void> {
     const list = patternList(patterns)
     await this.ready
-    if (this.ended !== undefined) throw this.ended
+    if (this.box.ended !== undefined) throw this.box.ended
     const seq = this.seq++
     const acked = this.ackOf(seq)
     await this.transport!.send([kind, seq, list])
@@ -510,7 +478,7 @@ class Sub<T> implements Subscriber<T> {
     this.reading = true
     const t = this.transport
     try {
-      while (this.ended === undefined && this.buffer.length < READ_AHEAD) {
+      while (this.box.ended === undefined && this.box.length < READ_AHEAD) {
         const env = parsePublisherEnvelope(await t.receive())
         if (typeof env === 'string') {
           debug('pubsub: a malformed publisher envelope (%s); closing', env)
@@ -529,10 +497,7 @@ class Sub<T> implements Subscriber<T> {
             this.untold = 0
             this.received++
             this.dropped += carried
-            const d: Delivery<T> = { topic: env[1], message: env[2] as T, dropped }
-            const reader = this.readers.shift()
-            if (reader !== undefined) reader.resolve(d)
-            else this.buffer.push(d)
+            this.box.put({ topic: env[1], message: env[2] as T, dropped })
             break
           }
           case P.ACK: {
@@ -554,17 +519,14 @@ class Sub<T> implements Subscriber<T> {
         }
       }
     } catch (err) {
-      this.end(isIpcError(err) ? err : new IpcError('ERR_IPC_CLOSED', `receive: ${(err as Error)?.message}`, { cause: err }))
+      this.end(readError(err))
     } finally {
       this.reading = false
     }
   }
 
   private end(err: IpcError, cleanly = false): void {
-    if (this.ended !== undefined) return
-    this.ended = err
-    this.endedCleanly = cleanly
-    for (const r of this.readers.splice(0)) r.reject(err)
+    if (!this.box.end(err, cleanly)) return
     for (const reject of this.pendingRejects.values()) reject(err)
     this.pendingRejects.clear()
     this.acks.clear()

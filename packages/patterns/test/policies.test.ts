@@ -1,18 +1,11 @@
 import { connect } from '@ipc/core'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type SlowPolicy, publisher, pusher } from '../src/index.js'
 import { P } from '../src/pubsub-wire.js'
 import { W } from '../src/pipeline-wire.js'
-import { type Peer, TARGETS, listenerFor, startPeer } from './processes.js'
+import { TARGETS, peerTracker, listenerFor, startPeer } from './processes.js'
 
-const peers: Peer[] = []
-const track = (p: Peer): Peer => {
-  peers.push(p)
-  return p
-}
-afterAll(() => {
-  for (const p of peers) p.child.kill('SIGKILL')
-})
+const track = peerTracker()
 
 const unix = TARGETS.find((t) => t.name === 'unix')!
 

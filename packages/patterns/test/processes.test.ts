@@ -1,17 +1,10 @@
 import { readdirSync } from 'node:fs'
 import { type Transport, isIpcError } from '@ipc/core'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { client, publisher, pusher } from '../src/index.js'
-import { type Peer, TARGETS, listenerFor, startPeer } from './processes.js'
+import { TARGETS, peerTracker, listenerFor, startPeer } from './processes.js'
 
-const peers: Peer[] = []
-const track = (p: Peer): Peer => {
-  peers.push(p)
-  return p
-}
-afterAll(() => {
-  for (const p of peers) p.child.kill('SIGKILL')
-})
+const track = peerTracker()
 
 /** The kernel objects of this file's addresses that are still there. */
 function leftovers(): string[] {

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type Transport, listen } from '@ipc/core'
+import { afterAll } from 'vitest'
 import type { Listener } from '@ipc/core'
 import { spawn as pipeSpawn } from '@ipc/pipe'
 import '@ipc/mq'
@@ -85,4 +86,16 @@ export function startPeer(address: string | undefined, role: string, options: ob
 /** A listener at `address`, or none for `pipe`. */
 export async function listenerFor(address: string | undefined): Promise<Listener<any, any> | undefined> {
   return address === undefined ? undefined : listen(address)
+}
+
+/** A function that keeps each peer it is given, all SIGKILLed after the file's tests (none outlives them). */
+export function peerTracker(): (p: Peer) => Peer {
+  const peers: Peer[] = []
+  afterAll(() => {
+    for (const p of peers) p.child.kill('SIGKILL')
+  })
+  return (p) => {
+    peers.push(p)
+    return p
+  }
 }
