@@ -69,6 +69,9 @@ switch (role) {
     break
   }
   case 'rpc-server': {
+    let running = 0
+    let most = 0
+    let produced = 0
     // serve `wait`: resolves never; reports how long after the call's deadline its signal fired
     const t = await connect(address)
     report({ ready: true })
@@ -81,6 +84,23 @@ switch (role) {
           })
         }),
       add: ([a, b]) => a + b,
+      // for the flood: each call holds a slot for a turn of the loop; `most` says how many ran at once
+      work: async (i) => {
+        running++
+        most = Math.max(most, running)
+        await new Promise((r) => setImmediate(r))
+        running--
+        return i * 2
+      },
+      most: () => most,
+      // a stream, and how far its producer got (to check credit bounds it)
+      items: async function* (n) {
+        for (let i = 0; i < n; i++) {
+          produced++
+          yield i
+        }
+      },
+      produced: () => produced,
     })
     report({ ended: true })
     break

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { type Transport, isIpcError } from '@ipc/core'
 import { describe, expect, it } from 'vitest'
-import { client, publisher, pusher } from '../src/index.js'
+import { type CallContext, client, publisher, pusher } from '../src/index.js'
 import { TARGETS, peerTracker, listenerFor, startPeer } from './processes.js'
 
 const track = peerTracker()
@@ -16,6 +16,15 @@ function leftovers(): string[] {
     } catch {}
   }
   return found
+}
+
+/** What peer.mjs's rpc-server serves. */
+interface Served {
+  [name: string]: (arg: any, ctx: CallContext) => unknown
+  work: (i: number) => Promise<number>
+  most: () => number
+  items: (n: number) => AsyncIterable<number>
+  produced: () => number
 }
 
 for (const target of TARGETS) {
@@ -69,6 +78,40 @@ for (const target of TARGETS) {
       expect(jobs.stats).toMatchObject({ acked: 20, redelivered: 1, inFlight: 0 })
       await jobs.close()
       expect(await survivor.exited).toBe(0)
+      expect(leftovers()).toEqual([])
+    })
+
+    it('RPC: 10,000 concurrent calls to a server process all come back, at most maxConcurrent run at once, and memory stays bounded; a stream of 1,000,000 items read slowly stays within its window', async () => {
+      const address = target.fresh()
+      const listener = await listenerFor(address)
+      const server = track(startPeer(address, 'rpc-server', {}))
+      const t: Transport<unknown, unknown> = server.transport ?? (await listener!.accept())
+      await server.report('ready')
+      await listener?.close()
+      const api = client<Served>(t)
+      const before = process.memoryUsage().rss
+      const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => api.call('work', i)))
+      expect(results.every((v, i) => v === i * 2)).toBe(true)
+      const most = await api.call('most', undefined)
+      expect(most).toBeLessThanOrEqual(64)
+      expect(most).toBeGreaterThan(1)
+      expect(process.memoryUsage().rss - before).toBeLessThan(128 * 1024 * 1024)
+      // the stream: the producer may never run more than the window ahead of this reader
+      const window = 256
+      let consumed = 0
+      let widest = 0
+      for await (const v of api.stream('items', 1_000_000, { window })) {
+        if (v !== consumed) expect(v).toBe(consumed)
+        consumed++
+        if (consumed % 50_000 === 0) {
+          await new Promise((r) => setTimeout(r, 20)) // a slow reader now and then
+          widest = Math.max(widest, (await api.call('produced', undefined)) - consumed)
+        }
+      }
+      expect(consumed).toBe(1_000_000)
+      expect(widest).toBeLessThanOrEqual(window + 1)
+      await t.close()
+      expect(await server.exited).toBe(0)
       expect(leftovers()).toEqual([])
     })
 
