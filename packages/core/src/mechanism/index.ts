@@ -36,6 +36,8 @@ export { type MarkNatives, type MarkSharing, markSharing } from './mark-sharing.
 export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
 export { type ProcessStreamLinkOptions, processStreamLink } from './process-link.js'
 export { closeAllQuietly, closeQuietly, removeFolderQuietly, unlinkQuietly } from './quiet.js'
+export { type SessionCarrier, type SessionCarrierEvents, type SessionOptions, sessionLink } from './session-link.js'
+export { ANSWER_WANTED, SESSION_HEADER, UNIT, type UnitHeader, decodeUnit, encodeUnit, seqDiff } from './session-wire.js'
 export {
   DEFAULT_INITIAL_DELAY,
   DEFAULT_MAX_DELAY,
