@@ -207,11 +207,20 @@ class SessionLink implements Link {
   private onUnit(bytes: Uint8Array): void {
     if (this.ended) return
     const h = decodeUnit(bytes)
-    if (typeof h === 'string') return this.fail(`a malformed session unit: ${h}`)
+    if (typeof h === 'string') {
+      this.fail(`a malformed session unit: ${h}`)
+      return
+    }
     this.lastReceived = Date.now()
-    if (seqDiff(h.ack, this.nextSeq) > 0) return this.fail(`the peer acknowledged unit ${h.ack}, which was never sent (next is ${this.nextSeq})`)
+    if (seqDiff(h.ack, this.nextSeq) > 0) {
+      this.fail(`the peer acknowledged unit ${h.ack}, which was never sent (next is ${this.nextSeq})`)
+      return
+    }
     const received = h.kind === UNIT.DATA ? h.ack : h.seq
-    if (seqDiff(received, this.nextSeq) > 0) return this.fail(`the peer reported unit ${received} received, which was never sent (next is ${this.nextSeq})`)
+    if (seqDiff(received, this.nextSeq) > 0) {
+      this.fail(`the peer reported unit ${received} received, which was never sent (next is ${this.nextSeq})`)
+      return
+    }
     if (seqDiff(received, this.peerReceived) > 0) {
       this.peerReceived = received
       this.lastProgress = this.lastReceived
@@ -238,7 +247,7 @@ class SessionLink implements Link {
           this.held.push(payload)
           this.heldBytes += payload.length
           if (this.heldBytes > this.opts.window + HELD_SLACK_UNITS * this.maxUnit) {
-            return this.fail(`the peer sent ${this.heldBytes} bytes beyond the window of ${this.opts.window}`)
+            this.fail(`the peer sent ${this.heldBytes} bytes beyond the window of ${this.opts.window}`)
           }
           return
         }
