@@ -111,6 +111,8 @@ class SessionLink implements Link {
   private timer: NodeJS.Timeout | undefined
   private lastTick = 0
   private downSince: number | undefined
+  /** After a reconnect, until the peer is heard from: a "gone" means it has not resubscribed yet. */
+  private rejoining = false
   private ended = false
   private closing: { resolve: () => void } | undefined
   private readonly opts: SessionOptions
@@ -133,7 +135,7 @@ class SessionLink implements Link {
     this.lastProgress = now
     this.carrier.start({
       unit: (bytes) => this.onUnit(bytes),
-      gone: () => this.end({ reason: 'peer' }, 'the peer no longer receives (its subscription is gone)'),
+      gone: () => this.onGone(),
       down: () => this.onDown(),
       up: () => this.onUp(),
       failed: (error) =>
@@ -212,6 +214,7 @@ class SessionLink implements Link {
       return
     }
     this.lastReceived = Date.now()
+    this.rejoining = false
     if (seqDiff(h.ack, this.nextSeq) > 0) {
       this.fail(`the peer acknowledged unit ${h.ack}, which was never sent (next is ${this.nextSeq})`)
       return
@@ -319,6 +322,17 @@ class SessionLink implements Link {
 
   // ---- the broker connection ----
 
+  private onGone(): void {
+    if (this.ended) return
+    if (this.rejoining || this.downSince !== undefined) {
+      // after a server restart the peer's client resubscribes when it reconnects, maybe after us:
+      // until it is heard from, silence is judged by the heartbeats, not by the server
+      debug('session %s: the peer has not resubscribed yet', this.opts.broker)
+      return
+    }
+    this.end({ reason: 'peer' }, 'the peer no longer receives (its subscription is gone)')
+  }
+
   private onDown(): void {
     if (this.downSince === undefined) this.downSince = Date.now()
     this.blocked = true
@@ -329,6 +343,7 @@ class SessionLink implements Link {
     if (this.ended || this.downSince === undefined) return
     this.downSince = undefined
     this.lastReceived = Date.now() // the peer could not reach us meanwhile
+    this.rejoining = true
     debug('session %s: the broker connection is back; %d unit(s) sent again', this.opts.broker, this.retained.length - this.retainedHead)
     this.resendFrom(this.retained[this.retainedHead]?.seq ?? this.nextSeq)
     this.sendControl(UNIT.ACK, 0)
