@@ -16,6 +16,8 @@ export class NatsCarrier implements SessionCarrier {
   private readonly sub: Subscription
   private unwatch: (() => void) | undefined
   private closed = false
+  /** Why the subscription failed (the server refused it), if it did. */
+  failure: Error | undefined
 
   constructor(
     private readonly lease: Lease,
@@ -39,6 +41,7 @@ export class NatsCarrier implements SessionCarrier {
 
   start(events: SessionCarrierEvents): void {
     this.events = events
+    if (this.failure !== undefined) events.failed(this.failure)
     const early = this.early ?? []
     this.early = undefined
     for (const m of early) this.onMsg(m)
@@ -81,6 +84,7 @@ export class NatsCarrier implements SessionCarrier {
 
   private onError(err: Error): void {
     debug('nats: the subscription %s failed: %s', this.own, err.message)
+    this.failure ??= err
     this.events?.failed(err)
   }
 }

@@ -24,6 +24,7 @@ export async function connectNats(a: Address, options: NatsConnectOptions): Prom
   }
   try {
     const reply = await lease.nc.request(address.subject, encodeMessage({ v: 1, k: 'hello', t: token, w: s.window, u: lease.maxPayload }), { timeout })
+    if (carrier.failure !== undefined) throw requestError(carrier.failure, subjects.client, 'connect', timeout)
     const m = decodeMessage(reply.data)
     if (typeof m === 'string') throw new IpcError('ERR_IPC_DECODE', `connect: the listener on ${address.subject} answered with a malformed message (${m})`)
     if (m.k === 'refuse') throw new IpcError('ERR_IPC_NO_LISTENER', `connect: the listener on ${address.subject} refused: ${m.why}`)

@@ -74,10 +74,12 @@ export async function listenNats(a: Address, options: NatsListenOptions): Promis
     msg.respond(encodeMessage({ v: 1, k: 'welcome', w: s.window })) // after our subscription: the server has it first
     control.offer(transport)
   }
+  let refused: Error | undefined
   const sub = lease.nc.subscribe(address.subject, {
     ...(options.shared === undefined ? {} : { queue: options.shared }),
     callback: (err, msg) => {
       if (err) {
+        refused ??= err
         debug('nats: the listener subscription %s failed: %s', address.subject, err.message)
         void control.listener.close()
         return
@@ -89,7 +91,11 @@ export async function listenNats(a: Address, options: NatsListenOptions): Promis
       }
     },
   })
-  await lease.nc.flush()
+  await lease.nc.flush() // the server answers a refused subscription before this flush's PONG
+  if (refused !== undefined) {
+    await control.listener.close()
+    throw requestError(refused, address.subject, 'listen', 0)
+  }
   return control.listener
 }
 

@@ -206,6 +206,9 @@ function clientOptions(address: NatsAddress, options: NatsCommonOptions, tls: bo
 export function connectError(err: unknown, broker: string): IpcError {
   const e = err as Error & { code?: string }
   const text = `${e?.name ?? ''} ${e?.message ?? ''} ${e?.code ?? ''}`
+  if (/certificate|self.signed|tls|ssl/i.test(text)) {
+    return new IpcError('ERR_IPC_PERMISSION', `TLS with the server ${broker} failed: ${e?.message}`, { cause: err, details: { broker } })
+  }
   if (/Authorization|authentication|permission/i.test(text)) {
     return new IpcError('ERR_IPC_PERMISSION', `the server ${broker} refused the credentials: ${e?.message}`, { cause: err, details: { broker } })
   }
