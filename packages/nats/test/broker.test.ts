@@ -123,6 +123,37 @@ describe('nats: the server goes away', () => {
   })
 })
 
+describe('nats: a slow consumer', () => {
+  it('a reader that sleeps 5 s while its writer pushes 200 MB: the writer waits, the server never sees a slow consumer, memory stays bounded, a sibling transport keeps at least half its rate', async () => {
+    const b = await broker()
+    const sibling = await withPeer(b, 'source', undefined, `${1e9}:${16 * 1024}`)
+    const rate = async (ms: number): Promise<number> => {
+      let bytes = 0
+      const until = performance.now() + ms
+      while (performance.now() < until) bytes += ((await sibling.t.receive()) as { pad: Uint8Array }).pad.length
+      return bytes / (ms / 1000)
+    }
+    const unloaded = await rate(1000)
+    const rssBefore = process.memoryUsage().rss
+    const COUNT = 3200 // × 64 KiB = 200 MiB
+    const slow = await withPeer(b, 'source', undefined, `${COUNT}:${64 * 1024}`)
+    const during = await rate(5000) // the slow one is not read meanwhile
+    expect(during).toBeGreaterThanOrEqual(unloaded / 2)
+    expect(slow.peer.reports.some((r) => 'sent' in r)).toBe(false) // its writer is still waiting
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(96 * 1024 * 1024)
+    expect((await b.varz()).slow_consumers).toBe(0)
+    // now it reads: everything, in order
+    let expected = 0
+    for await (const m of slow.t as AsyncIterable<{ i: number; pad: Uint8Array }>) {
+      expect(m.i).toBe(expected)
+      expected++
+      if (expected === COUNT) break
+    }
+    expect(await slow.peer.report('sent')).toEqual({ sent: COUNT })
+    expect((await b.varz()).slow_consumers).toBe(0)
+  }, 120_000)
+})
+
 describe('nats: peers that stop', () => {
   it('a SIGSTOPped peer is closed within 3 heartbeats; after SIGCONT it finds its own transport closed', async () => {
     const b = await broker()

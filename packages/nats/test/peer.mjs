@@ -17,6 +17,15 @@ if (role === 'echo') {
   } catch {}
   const info = await t.closed
   report({ count, reason: info.reason, code: info.error?.code ?? null })
+} else if (role === 'source') {
+  // send <count> numbered messages of <size> bytes as fast as backpressure allows, then wait for the close
+  const [count, size] = arg.split(':').map(Number)
+  const pad = new Uint8Array(size).fill(9)
+  try {
+    for (let i = 0; i < count; i++) await t.send({ i, pad })
+    report({ sent: count })
+  } catch {}
+  await t.closed
 } else if (role === 'count') {
   // read numbered messages, check order, report every 10,000 and at the end
   let expected = 0
