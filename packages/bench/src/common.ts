@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
 /** Our transports (the SDK's). */
-export const OURS = ['unix', 'tcp', 'pipe', 'fifo', 'mq', 'mq+sysv', 'shm', 'shm+spin', 'sem'] as const
+export const OURS = ['unix', 'tcp', 'nats', 'pipe', 'fifo', 'mq', 'mq+sysv', 'shm', 'shm+spin', 'sem'] as const
 /** What they are compared with. */
 export const PEERS = ['fork-json', 'fork-advanced', 'net-cork', 'zeromq-ipc'] as const
 export type OurName = (typeof OURS)[number]

@@ -12,6 +12,7 @@ import { type OurName, PAYLOADS, type Row, distFile } from './common.js'
 const MECHANISM: Record<OurName, string> = {
   unix: 'udsstream',
   tcp: 'tcp',
+  nats: 'tcp', // a NATS server over loopback TCP: the floor is TCP itself (two hops here)
   pipe: 'pipe',
   fifo: 'fifo',
   mq: 'posixmq',

@@ -19,6 +19,7 @@ import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
+import { Broker } from '@ipc/nats/testing'
 import { idleTable, memoryTable, patternsTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
 
 const args = process.argv.slice(2)
@@ -159,8 +160,15 @@ async function main(): Promise<void> {
     `ipc bench (${quick ? 'quick' : 'full'}): ${total} cells, node ${process.version}, ${cpus().length} cpus; our stream receiver: ${RECEIVE_STYLE}` +
       (OUR_OPTIONS.highWaterMark !== undefined ? `; our highWaterMark: ${OUR_OPTIONS.highWaterMark}` : ''),
   )
+  // nats: a private nats-server on a random loopback port for the run (unless IPC_NATS_URL names one)
+  let natsServer: Broker | undefined
+  if (names.includes('nats') && !process.env.IPC_NATS_URL) {
+    natsServer = await attempt('nats-server', () => Broker.start({ detached: true }))
+    if (natsServer) process.env.IPC_NATS_URL = natsServer.url
+  }
   const rows: Row[] = []
   for (const [i, name] of names.entries()) rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
+  await natsServer?.stop()
   if (runsMemory) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
   const memory = runsMemory ? await attempt('memory test', () => runMemory(folder)) : undefined
   if (memory) {

@@ -178,23 +178,28 @@ export class Outbox {
 
 /** Re-cuts chunks into units of at most `maxUnit` bytes, each unit as full as possible. */
 export function cutIntoUnits(chunks: Uint8Array[], maxUnit: number): Uint8Array[] {
+  if (chunks.length === 1 && chunks[0]!.length <= maxUnit) return chunks // one unit already
   const units: Uint8Array[] = []
   let unit: Uint8Array | undefined
   let fill = 0
+  let left = 0 // bytes not yet placed in a unit: a unit is never allocated larger than what fills it
+  for (const chunk of chunks) left += chunk.length
   for (const chunk of chunks) {
     let pos = 0
     while (pos < chunk.length) {
       if (unit === undefined && chunk.length - pos >= maxUnit) {
         units.push(chunk.subarray(pos, pos + maxUnit)) // a whole unit inside one chunk: no copy
         pos += maxUnit
+        left -= maxUnit
         continue
       }
-      unit ??= new Uint8Array(maxUnit)
-      const n = Math.min(maxUnit - fill, chunk.length - pos)
+      unit ??= new Uint8Array(Math.min(maxUnit, left))
+      const n = Math.min(unit.length - fill, chunk.length - pos)
       unit.set(chunk.subarray(pos, pos + n), fill)
       fill += n
       pos += n
-      if (fill === maxUnit) {
+      left -= n
+      if (fill === unit.length) {
         units.push(unit)
         unit = undefined
         fill = 0

@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { connect, isIpcError, parseAddress } from '../src/index.js'
 import { parseSize } from '../src/mechanism/index.js'
@@ -33,9 +38,22 @@ describe('addresses', () => {
   })
 
   it('connect to a scheme whose package is not installed names the package to install', async () => {
-    const err = await connect('nats://127.0.0.1:4222/x').catch((e) => e)
-    expect(isIpcError(err, 'ERR_IPC_UNSUPPORTED')).toBe(true)
-    expect(err.message).toContain('npm install @ipc/nats')
-    expect(err.details).toEqual({ package: '@ipc/nats' })
+    // in a program outside this workspace (where every SDK package is installed), with core by path
+    const dir = mkdtempSync(join(tmpdir(), 'ipc-no-nats-'))
+    try {
+      const core = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href
+      const script = join(dir, 'main.mjs')
+      writeFileSync(
+        script,
+        `const { connect } = await import(${JSON.stringify(core)}); const err = await connect('nats://127.0.0.1:4222/x').catch((e) => e); console.log(JSON.stringify({ code: err.code, message: err.message, details: err.details }))`,
+      )
+      const { NODE_PATH: _hoisted, ...env } = process.env // pnpm points NODE_PATH at the workspace's hoisted packages
+      const out = JSON.parse(execFileSync(process.execPath, [script], { cwd: dir, encoding: 'utf8', env }))
+      expect(out.code).toBe('ERR_IPC_UNSUPPORTED')
+      expect(out.message).toContain('npm install @ipc/nats')
+      expect(out.details).toEqual({ package: '@ipc/nats' })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,7 +1,8 @@
 /**
  * `@ipc/nats/testing`: a raw client for tests — it does the handshake (the wire format of
  * `wire.ts`) on a NATS connection of its own, then publishes whatever bytes it is given as session
- * data units (`@ipc/core/mechanism`'s session wire format), for hostile-peer cases.
+ * data units (`@ipc/core/mechanism`'s session wire format), for hostile-peer cases; and
+ * {@link Broker}, a private nats-server on a random loopback port.
  */
 import { IpcError } from '@ipc/core'
 import { parseAddress } from '@ipc/core'
@@ -50,3 +51,5 @@ export async function rawClient(address: string): Promise<RawNatsClient> {
     },
   }
 }
+
+export { Broker, type BrokerOptions, ensureServer, serverBinary } from './server.js'
