@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type Transport, connect, isIpcError, listen } from '@ipc/core'
-import { encodeFrame } from '@ipc/core/mechanism'
+import { UNIT, encodeFrame, encodeUnit } from '@ipc/core/mechanism'
 import { afterEach, describe, expect, it } from 'vitest'
 import '../src/index.js'
 import { rawClient } from '../src/testing.js'
@@ -155,6 +155,17 @@ describe('nats: a slow consumer', () => {
 })
 
 describe('nats: peers that stop', () => {
+  it('a SIGKILLed peer is noticed within 200 ms with the default settings', async () => {
+    const b = await broker()
+    const { t, peer } = await withPeer(b, 'echo', 'heartbeat=2s') // the default probe, 100 ms
+    await t.send({ a: 1 })
+    expect(await t.receive()).toEqual({ a: 1 })
+    const t0 = performance.now()
+    peer.child.kill('SIGKILL')
+    expect((await t.closed).reason).toBe('peer')
+    expect(performance.now() - t0).toBeLessThan(200)
+  })
+
   it('a SIGSTOPped peer is closed within 3 heartbeats; after SIGCONT it finds its own transport closed', async () => {
     const b = await broker()
     const { t, peer } = await withPeer(b, 'echo', 'probe=25ms&heartbeat=200ms')
@@ -202,6 +213,7 @@ describe('nats: small max_payload, many connections', () => {
     })()
     const clients = await Promise.all(Array.from({ length: 100 }, () => connect(address)))
     await serving
+    expect((await b.varz()).connections).toBe(1) // the listener, its 100 ends and the 100 clients share this process's one connection
     await Promise.all(
       clients.map(async (c, k) => {
         for (let i = 0; i < 50; i++) await c.send({ k, i })
@@ -224,12 +236,29 @@ describe('nats: third parties on the server', () => {
     // a raw client completes a handshake, then behaves
     const raw = await rawClient(address)
     const victim = await l.accept()
-    raw.write(encodeFrame(new Uint8Array([0xa1, 0x61]))) // one valid frame: "a"
+    const first = encodeUnit(UNIT.DATA, 0, 0, 0, 1 << 20, encodeFrame(new Uint8Array([0xa1, 0x61]))) // unit 0: "a"
+    raw.publishUnit(first)
     expect(await victim.receive()).toBe('a')
-    raw.publishUnit(new Uint8Array(20).fill(0xee)) // garbage: not a unit
-    const info = await victim.closed
-    expect(info).toMatchObject({ reason: 'error', error: { code: 'ERR_IPC_DECODE' } })
+    raw.publishUnit(first) // a replay: dropped as a duplicate
+    raw.publishUnit(encodeUnit(UNIT.DATA, 0, 5000, 0, 1 << 20, encodeFrame(new Uint8Array([0xa1, 0x7a])))) // far ahead: a gap, dropped
+    raw.publishUnit(encodeUnit(UNIT.DATA, 0, 1, 0, 1 << 20, encodeFrame(new Uint8Array([0xa1, 0x62])))) // unit 1: "b"
+    expect(await victim.receive()).toBe('b') // the replay and the stray changed nothing
+    expect(victim.isOpen).toBe(true)
+    // a unit announcing a message beyond maxMessageSize: that connection ends, nothing is allocated for it
+    const huge = new Uint8Array(8)
+    new DataView(huge.buffer).setUint32(0, 0x7fff_fff0, true)
+    raw.publishUnit(encodeUnit(UNIT.DATA, 0, 2, 0, 1 << 20, huge))
+    const tooBig = await victim.closed
+    expect(tooBig.reason).toBe('error')
+    expect(['ERR_IPC_MESSAGE_TOO_LARGE', 'ERR_IPC_DECODE']).toContain(tooBig.error?.code)
     await raw.end()
+    // a second raw connection sends garbage that is not even a unit
+    const raw2 = await rawClient(address)
+    const victim2 = await l.accept()
+    raw2.publishUnit(new Uint8Array(20).fill(0xee))
+    const info = await victim2.closed
+    expect(info).toMatchObject({ reason: 'error', error: { code: 'ERR_IPC_DECODE' } })
+    await raw2.end()
     // the listener and the other connection go on
     await good.send({ still: 'here' })
     expect(await goodEnd.receive()).toEqual({ still: 'here' })
