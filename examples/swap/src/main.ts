@@ -108,7 +108,25 @@ async function run(address: string): Promise<Row> {
   }
 }
 
+/**
+ * `nats://` needs a server: one named by IPC_NATS_URL, or a private nats-server started for the
+ * demo when the binary is installed (`apt-get install nats-server`); otherwise nats is left out.
+ */
+async function natsServer(): Promise<{ stop(): Promise<void> } | undefined> {
+  if (process.env.IPC_NATS_URL) return undefined
+  try {
+    const { Broker } = await import('@ipc/nats/testing')
+    const server = await Broker.start({ detached: true })
+    process.env.IPC_NATS_URL = server.url
+    return server
+  } catch (err) {
+    process.stderr.write(`(nats left out: ${(err as Error).message.split('\n')[0]})\n`)
+    return undefined
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'ipc-swap-'))
+const broker = await natsServer()
 try {
   const rows: Row[] = []
   for (const address of await exampleAddresses(dir)) {
@@ -123,5 +141,6 @@ try {
   }
   console.log(`\nEvery row ran the same program (src/service.ts, src/protocol.ts); only the address differed.`)
 } finally {
+  await broker?.stop()
   rmSync(dir, { recursive: true, force: true })
 }
