@@ -51,6 +51,11 @@ export class Broker {
     return broker
   }
 
+  /** `true` while the server process runs. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+  }
+
   /** `nats://127.0.0.1:<port>`. */
   get url(): string {
     return `nats://127.0.0.1:${this.port}`

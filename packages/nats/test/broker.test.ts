@@ -18,7 +18,17 @@ afterEach(async () => {
 
 async function broker(options?: BrokerOptions): Promise<Broker> {
   const b = await Broker.start(options)
-  cleanups.push(() => b.stop())
+  cleanups.push(async () => {
+    // runs last: after the test's transports closed and its peers ended, no subscription of theirs is left
+    if (!b.running) return b.stop() // a test that ended with the server killed: nothing can be left on it
+    let left = await b.clientSubscriptions()
+    for (let k = 0; k < 100 && left > 0; k++) {
+      await new Promise((r) => setTimeout(r, 20)) // the server learns of closed subscriptions an RTT later
+      left = await b.clientSubscriptions()
+    }
+    await b.stop()
+    expect(left, 'subscriptions left on the server').toBe(0)
+  })
   return b
 }
 
