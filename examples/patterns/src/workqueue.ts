@@ -19,10 +19,18 @@ if (process.argv[2] === 'worker') {
   const dir = mkdtempSync(join(tmpdir(), 'ipc-example-'))
   const jobs = await pusher<number>(`unix:${dir}/squares.sock`, { ack: true })
   const squares = new Map<number, number>()
+  let allIn!: () => void
+  const allReported = new Promise<void>((resolve) => (allIn = resolve))
   const workers = [1, 2, 3].map(() => fork(new URL(import.meta.url), ['worker', jobs.address!]))
-  for (const w of workers) w.on('message', (m: { n: number; square: number }) => squares.set(m.n, m.square))
+  for (const w of workers) {
+    w.on('message', (m: { n: number; square: number }) => {
+      squares.set(m.n, m.square)
+      if (squares.size === 200) allIn()
+    })
+  }
   for (let n = 0; n < 200; n++) await jobs.push(n)
-  await jobs.drain()
+  await jobs.drain() // every job acknowledged …
+  await allReported // … and every result here (the results come over the fork channel, a path of their own)
   console.log(`squares of 0..199 done: ${squares.size}; 42² = ${squares.get(42)}`)
   console.log('pusher:', jobs.stats)
   await jobs.close()

@@ -15,12 +15,13 @@ import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { NatsRawRow } from './nats-raw.js'
 import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
 import { cleanup, guard, makeFolder, reap, track } from './procs.js'
 import { Broker } from '@ipc/nats/testing'
-import { idleTable, memoryTable, patternsTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
+import { idleTable, memoryTable, natsTable, patternsTable, ratioTable, resultsTable, semaphoreTable, signalTable } from './report.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -115,6 +116,13 @@ function runSemaphore(folder: string): SemaphoreRow[] {
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as SemaphoreRow[]
 }
 
+/** The NATS floor: the client library alone between two processes (`dist/nats-raw.js`). */
+function runNatsRaw(url: string): NatsRawRow {
+  const run = spawnSync(process.execPath, [distFile('nats-raw.js'), url, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 180_000 })
+  if (run.status !== 0) throw new Error(`nats raw bench failed: ${run.stderr}`)
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as NatsRawRow
+}
+
 /** The `patterns` rows: @ipc/patterns over unix: (RPC and fan-out), in a process of its own (`dist/patterns.js`). */
 function runPatterns(folder: string): PatternsRow {
   const run = spawnSync(process.execPath, [distFile('patterns.js'), folder, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 180_000 })
@@ -168,6 +176,13 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = []
   for (const [i, name] of names.entries()) rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
+  const natsRaw = process.env.IPC_NATS_URL && names.includes('nats') ? await attempt('nats raw', async () => runNatsRaw(process.env.IPC_NATS_URL!)) : undefined
+  if (natsRaw) {
+    log(
+      `nats raw (the client library alone, no session): ${Math.round(natsRaw.msgsPerSec).toLocaleString('en-US')} msgs/s of 64 B one way ` +
+        `(${natsRaw.delivered}/${natsRaw.published} delivered), ping-pong p50 ${natsRaw.rttP50Us.toFixed(1)} µs`,
+    )
+  }
   await natsServer?.stop()
   if (runsMemory) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
   const memory = runsMemory ? await attempt('memory test', () => runMemory(folder)) : undefined
@@ -251,6 +266,10 @@ async function main(): Promise<void> {
     writeJson('semaphore.json', semaphore)
     written.push('semaphore.json')
   }
+  if (natsRaw && !quick) {
+    writeJson('nats-raw.json', natsRaw)
+    written.push('nats-raw.json')
+  }
   if (patterns && !quick) {
     writeJson('patterns.json', patterns)
     written.push('patterns.json')
@@ -290,6 +309,7 @@ async function main(): Promise<void> {
       '',
     )
   }
+  if (natsRaw) out.push('## nats: the session layer beside the client library alone (same server, same run)', '', natsTable(rows, natsRaw), '')
   if (runsPatterns) out.push('## @ipc/patterns over `unix:` (`patterns`)', '', patternsTable(patterns), '')
   if (runsSignal) out.push('## signal: (`signal`: four bytes per real-time signal)', '', signalTable(signal, readFloor()), '')
   if (runsSemaphore) out.push('## Semaphore API (`semaphore`: @ipc/sem, uncontended, and a hand-off between two processes)', '', semaphoreTable(semaphore), '')

@@ -1,6 +1,7 @@
 /** The Markdown tables. */
 import type { Floor } from './floor.js'
 import type { SemaphoreRow } from './semaphore.js'
+import type { NatsRawRow } from './nats-raw.js'
 import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { type Name, OURS, PAYLOADS, type Row } from './common.js'
@@ -154,6 +155,33 @@ export function semaphoreTable(rows: SemaphoreRow[] | undefined): string {
 }
 
 /** The `signal` rows, with the C floor's real-time signal rows (`rtsigwait`: sigwaitinfo; `rtsig`: a handler) beside them. */
+/** `nats` (64 B) beside the raw client library, and beside `tcp`, with the issue's targets. */
+export function natsTable(rows: Row[], raw: NatsRawRow): string {
+  const ours = (payload: number) => rows.find((r) => r.name === 'nats' && r.payloadBytes === payload)
+  const tcp = rows.find((r) => r.name === 'tcp' && r.payloadBytes === 64)
+  const small = ours(64)
+  const big = ours(64 * 1024)
+  const n = (v: number | undefined): string => (v === undefined ? '—' : Math.round(v).toLocaleString('en-US'))
+  const head = ['measure', 'nats (ours)', 'client library alone', 'target', 'met']
+  const ratio = small?.rttP50Us != null && tcp?.rttP50Us != null ? small.rttP50Us / tcp.rttP50Us : undefined
+  const mb = big?.bytesPerSec == null ? undefined : big.bytesPerSec / 1e6
+  return table(
+    head,
+    ['l', 'r', 'r', 'r', 'l'],
+    [
+      ['64 B msgs/s one way', n(small?.msgsPerSec ?? undefined), n(raw.msgsPerSec), '≥ 200,000', (small?.msgsPerSec ?? 0) >= 200_000 ? 'yes' : 'NO'],
+      ['64 KiB MB/s one way', mb === undefined ? '—' : mb.toFixed(1), '—', '≥ 300', (mb ?? 0) >= 300 ? 'yes' : 'NO'],
+      [
+        'round trip p50 (64 B)',
+        small?.rttP50Us != null ? `${small.rttP50Us.toFixed(1)} µs` : '—',
+        `${raw.rttP50Us.toFixed(1)} µs`,
+        `≤ 3 × tcp (${tcp?.rttP50Us != null ? tcp.rttP50Us.toFixed(1) : '—'} µs)`,
+        ratio === undefined ? '—' : `${ratio <= 3 ? 'yes' : 'NO'} (${ratio.toFixed(2)}×)`,
+      ],
+    ],
+  )
+}
+
 /** The `patterns` rows: RPC and fan-out over unix:, with the issue's targets beside them. */
 export function patternsTable(row: PatternsRow | undefined): string {
   const head = ['measure', 'result', 'target', 'met']

@@ -120,6 +120,7 @@ export class Broker {
 
   /** Kills the server (SIGKILL). */
   async kill(): Promise<void> {
+    this.child?.ref() // a detached server: this process waits for its exit now
     this.child?.kill('SIGKILL')
     await this.exited
   }
