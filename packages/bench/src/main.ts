@@ -266,7 +266,7 @@ async function main(): Promise<void> {
     writeJson('semaphore.json', semaphore)
     written.push('semaphore.json')
   }
-  if (natsRaw && !quick) {
+  if (natsRaw && !quick && !partial) {
     writeJson('nats-raw.json', natsRaw)
     written.push('nats-raw.json')
   }
