@@ -10,6 +10,7 @@
  */
 export { type Address, parseAddress } from './address.js'
 export { type Codec, type CodecOption, type MsgpackCodecOptions, type SharedEncoding, msgpack, json, raw } from './codec.js'
+export { IPC_CHANNELS, type IpcCloseMessage, type IpcConnectMessage, type IpcErrorMessage, type IpcListenMessage } from './diagnostics.js'
 export { IpcError, type IpcErrorCode, type IpcErrorOptions, isIpcError } from './errors.js'
 export type { CloseReason, PeerInfo } from './link.js'
 export type { Listener, ListenerStats } from './listener.js'

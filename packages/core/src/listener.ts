@@ -1,3 +1,4 @@
+import { announceConnection } from './diagnostics.js'
 import { debug } from './debug.js'
 import { IpcError } from './errors.js'
 import { Queue } from './queue.js'
@@ -150,6 +151,7 @@ export function createListener<Out = unknown, In = unknown>(source: ListenerSour
         void transport.close()
         return
       }
+      announceConnection(source.address, 'listener', transport)
       if (waiting.resolveNext(transport)) accepted++
       else ready.push(transport)
     },

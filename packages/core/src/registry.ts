@@ -1,3 +1,4 @@
+import { announceConnection, announceFailure, announceListener } from './diagnostics.js'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -193,8 +194,15 @@ async function resolve(text: string, options: object | undefined): Promise<[Sche
  * ```
  */
 export async function connect<Out = unknown, In = unknown>(address: string, options?: ConnectOptions<In> | TransportOptions<In>): Promise<Transport<Out, In>> {
-  const [handler, parsed, merged] = await resolve(address, options)
-  return handler.connect(parsed, merged) as Promise<Transport<Out, In>>
+  try {
+    const [handler, parsed, merged] = await resolve(address, options)
+    const transport = (await handler.connect(parsed, merged)) as Transport<Out, In>
+    announceConnection(address, 'client', transport)
+    return transport
+  } catch (err) {
+    announceFailure(address, 'connect', err)
+    throw err
+  }
 }
 
 /**
@@ -209,6 +217,13 @@ export async function connect<Out = unknown, In = unknown>(address: string, opti
  * ```
  */
 export async function listen<Out = unknown, In = unknown>(address: string, options?: ListenOptions<In> | TransportOptions<In>): Promise<Listener<Out, In>> {
-  const [handler, parsed, merged] = await resolve(address, options)
-  return handler.listen(parsed, merged) as Promise<Listener<Out, In>>
+  try {
+    const [handler, parsed, merged] = await resolve(address, options)
+    const listener = (await handler.listen(parsed, merged)) as Listener<Out, In>
+    announceListener(listener.address, listener)
+    return listener
+  } catch (err) {
+    announceFailure(address, 'listen', err)
+    throw err
+  }
 }
