@@ -58,11 +58,13 @@ describe('shm: crash safety', () => {
       `const c = await rawClient(${JSON.stringify(server.address)});` +
         ` c.write(encodeFrame(Buffer.from(JSON.stringify({ n: 1 }))));` +
         ` c.writeUncommitted(encodeFrame(Buffer.from(JSON.stringify({ n: 2, pad: 'x'.repeat(300) }))));` +
-        ` process.kill(process.pid, 'SIGKILL')`,
+        ` setInterval(() => {}, 1000)`, // it waits, holding uncommitted bytes, until it is killed
     )
     const t = await server.accept({ timeout: 10_000 })
     expect(await t.receive({ timeout: 5000 })).toEqual({ n: 1 })
+    // killed only once the listener has the connection (a self-kill could land mid-handshake under load)
     const exited = exitOf(child)
+    child.kill('SIGKILL')
     const info = await t.closed
     const gone = performance.now()
     expect(await exited).toBe('SIGKILL')
