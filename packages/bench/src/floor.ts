@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { type OurName, PAYLOADS, type Row, distFile } from './common.js'
 
 /** The floor's mechanism for each of our transports (`mech=` in its RESULT lines). */
-const MECHANISM: Record<OurName, string> = {
+export const MECHANISM: Record<OurName, string> = {
   unix: 'udsstream',
   tcp: 'tcp',
   nats: 'tcp', // a NATS server over loopback TCP: the floor is TCP itself (two hops here)

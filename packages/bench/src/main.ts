@@ -16,6 +16,7 @@ import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
 import type { SemaphoreRow } from './semaphore.js'
 import type { NatsRawRow } from './nats-raw.js'
+import { benchSvg } from './svg.js'
 import type { PatternsRow } from './patterns.js'
 import type { SignalRow } from './signal.js'
 import { OUR_OPTIONS, RECEIVE_STYLE } from './peers/ours.js'
@@ -146,9 +147,14 @@ function runSignal(folder: string): SignalRow[] {
 }
 
 function writeJson(file: string, value: unknown): void {
+  writeResult(file, `${JSON.stringify(value, null, 2)}\n`)
+}
+
+/** Writes a results file whole (through a temporary name). */
+function writeResult(file: string, text: string): void {
   mkdirSync(distFile('../results'), { recursive: true })
   const path = distFile(`../results/${file}`)
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`)
+  writeFileSync(`${path}.tmp`, text)
   renameSync(`${path}.tmp`, path)
 }
 
@@ -256,7 +262,11 @@ async function main(): Promise<void> {
   const written: string[] = []
   if (!partial) {
     writeJson('latest.json', rows)
-    written.push('latest.json')
+    writeResult(
+      'latest.svg',
+      benchSvg(rows, readFloor(), `ipc bench: ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} cpus`),
+    )
+    written.push('latest.json', 'latest.svg')
   }
   if (memory) {
     writeJson('memory.json', memory)
