@@ -5,6 +5,8 @@
  *
  * - Parent: `const { child, transport } = spawn(command, args, options)`.
  * - Child: `const transport = fromParent(options)`.
+ * - Any program (`sort`, `grep`, a Python filter): `const t = popen(command, args, { framing: 'lines' })`,
+ *   a transport over its stdin and stdout.
  *
  * Each side watches the other process through a pidfd, so an exit, even by SIGKILL, closes the
  * transport with `'peer-exited'` at once. In such a child, `connect('pipe:')` from `@ipc/core` is
@@ -17,6 +19,7 @@ import { IpcError } from '@ipc/core'
 import { registerScheme } from '@ipc/core/mechanism'
 import { fromParent as openFromParent } from './spawn.js'
 export { PIPE_ENV, type PipeChild, type PipeSpawnOptions, fromParent, spawn } from './spawn.js'
+export { type PopenFraming, type PopenOptions, type PopenTransport, popen } from './popen.js'
 
 // `pipe:` (or `pipe:parent`) in a child started by spawn() connects to the parent, so a program
 // that takes its address from configuration runs unchanged as a pipe child. There is no listener:

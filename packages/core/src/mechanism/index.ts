@@ -31,6 +31,7 @@ export { type WaitOptions, Waiters, abortError, checkTimeout, timeoutError, with
 export { HeldUnits } from './held-units.js'
 export { HelloPump } from './hello-pump.js'
 export { softLimit } from './limits.js'
+export { LineSplitter, decodeLine, encodeLine } from './lines.js'
 export { reportEnd } from './link-end.js'
 export { type MarkNatives, type MarkSharing, markSharing } from './mark-sharing.js'
 export { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, type Ownership, assertOwnerOnly, isOwnerOnly } from './owner.js'
