@@ -181,7 +181,17 @@ async function main(): Promise<void> {
     if (natsServer) process.env.IPC_NATS_URL = natsServer.url
   }
   const rows: Row[] = []
-  for (const [i, name] of names.entries()) rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
+  const cellsStarted = now()
+  for (const [i, name] of names.entries()) {
+    rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
+    // progress: cells done, time so far, and a guess at what is left (by the mean per transport so far)
+    const doneNames = i + 1
+    const elapsed = (now() - cellsStarted) / 1000
+    const left = (elapsed / doneNames) * (names.length - doneNames)
+    log(
+      `progress: ${doneNames * PAYLOADS.length}/${total} cells in ${elapsed.toFixed(0)} s${doneNames < names.length ? `, about ${left.toFixed(0)} s of cells left` : ''}`,
+    )
+  }
   const natsRaw = process.env.IPC_NATS_URL && names.includes('nats') ? await attempt('nats raw', async () => runNatsRaw(process.env.IPC_NATS_URL!)) : undefined
   if (natsRaw) {
     log(
