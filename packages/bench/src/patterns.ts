@@ -15,10 +15,11 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { type Transport, connect, listen } from '@ipc/core'
+import { type Transport, connect } from '@ipc/core'
 import { client, publisher, serve, subscriber } from '@ipc/patterns'
 import '@ipc/socket'
 import { percentile } from './common.js'
+import { withListenedPeer } from './procs.js'
 
 /** The patterns rows of one run. */
 export interface PatternsRow {
@@ -60,21 +61,8 @@ if (process.argv[2] === 'peer') {
   let n = 0
   const fresh = (): string => `unix:${folder}/patterns-${process.pid}-${++n}.sock`
 
-  async function withPeer<T>(role: string, work: (t: Transport<unknown, unknown>) => Promise<T>): Promise<T> {
-    const server = await listen(fresh())
-    const child = spawn(process.execPath, [SELF, 'peer', role, server.address], { stdio: ['ignore', 'ignore', 'inherit'] })
-    try {
-      const t = await server.accept({ timeout: 20_000 })
-      await server.close()
-      try {
-        return await work(t)
-      } finally {
-        await t.close()
-      }
-    } finally {
-      child.kill('SIGKILL')
-    }
-  }
+  const withPeer = <T>(role: string, work: (t: Transport<unknown, unknown>) => Promise<T>): Promise<T> =>
+    withListenedPeer(fresh(), (address) => [SELF, 'peer', role, address], work)
 
   const rounds = quick ? 2000 : 20_000
   const bareRtt = await withPeer('echo', async (t) => {

@@ -6,6 +6,7 @@ import { type ChildProcess, type StdioOptions, fork, spawn } from 'node:child_pr
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Transport, listen } from '@ipc/core'
 import { type ChildConfig, distFile, sleep } from './common.js'
 
 const children = new Set<ChildProcess>()
@@ -123,4 +124,28 @@ export function guard<T>(child: ChildProcess, work: Promise<T>, what: string, ti
     if (onExit) child.off('exit', onExit)
     clearTimeout(timer)
   })
+}
+
+/**
+ * Listens at `address`, starts `process.execPath` with `args(actualAddress)` as the peer, runs
+ * `work` on the accepted transport, and always closes the transport and SIGKILLs the peer.
+ */
+export async function withListenedPeer<T>(
+  address: string,
+  args: (address: string) => string[],
+  work: (t: Transport<unknown, unknown>) => Promise<T>,
+): Promise<T> {
+  const server = await listen(address)
+  const child = spawn(process.execPath, args(server.address), { stdio: ['ignore', 'ignore', 'inherit'] })
+  try {
+    const t = await server.accept({ timeout: 20_000 })
+    await server.close()
+    try {
+      return await work(t)
+    } finally {
+      await t.close()
+    }
+  } finally {
+    child.kill('SIGKILL')
+  }
 }

@@ -11,11 +11,11 @@
  *
  * Prints one JSON line: `SignalRow`.
  */
-import { spawn } from 'node:child_process'
-import { type Transport, listen } from '@ipc/core'
+import type { Transport } from '@ipc/core'
 import { peerCommand } from '@ipc/core/testing'
 import '@ipc/signal'
 import { percentile } from './common.js'
+import { withListenedPeer } from './procs.js'
 
 /** The signal: figures of one run. */
 export interface SignalRow {
@@ -34,20 +34,8 @@ const limited = flags.includes('--limited')
 const entry = new URL(import.meta.resolve('@ipc/signal')).pathname
 const FRAME_HEADER = 4
 
-async function withPeer<T>(role: string, work: (t: Transport<unknown, unknown>) => Promise<T>): Promise<T> {
-  const server = await listen('signal:')
-  const child = spawn(process.execPath, peerCommand(entry, { connect: server.address }, role), { stdio: ['ignore', 'ignore', 'inherit'] })
-  try {
-    const t = await server.accept({ timeout: 20_000 })
-    await server.close()
-    try {
-      return await work(t)
-    } finally {
-      await t.close()
-    }
-  } finally {
-    child.kill('SIGKILL')
-  }
+function withPeer<T>(role: string, work: (t: Transport<unknown, unknown>) => Promise<T>): Promise<T> {
+  return withListenedPeer('signal:', (address) => peerCommand(entry, { connect: address }, role), work)
 }
 
 async function stream(): Promise<{ signalsPerSec: number; messages: number; inOrder: boolean }> {

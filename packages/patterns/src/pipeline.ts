@@ -4,7 +4,7 @@
  * acknowledges it: a puller that dies (or fails the job) gives it back, and it goes to another.
  */
 import { type ConnectOptions, IpcError, type ListenOptions, type Listener, type Transport, type WaitOptions, isIpcError } from '@ipc/core'
-import { abortError, checkTimeout, debug, timeoutError } from '@ipc/core/mechanism'
+import { abortError, armWait, checkTimeout, debug } from '@ipc/core/mechanism'
 import { Fifo } from './fifo.js'
 import { Mailbox, readError } from './mailbox.js'
 import { MAX_CREDIT, W, parsePullerEnvelope, parsePusherEnvelope } from './pipeline-wire.js'
@@ -170,24 +170,24 @@ class Push<T> implements Pusher<T> {
 
   drain(options?: WaitOptions): Promise<void> {
     if (this.idle()) return RESOLVED
+    if (options !== undefined) {
+      try {
+        checkTimeout(options.timeout)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'drain'))
+    }
     return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
-      const onAbort = (): void => finish(abortError(options!.signal!, 'drain'))
-      const done = (): void => finish(undefined)
-      const finish = (err: IpcError | undefined): void => {
-        clearTimeout(timer)
-        options?.signal?.removeEventListener('abort', onAbort)
+      const done = (): void => {
+        disarm()
+        resolve()
+      }
+      const disarm = armWait(options, 'drain', (err) => {
         const at = this.drainWaiters.indexOf(done)
         if (at >= 0) this.drainWaiters.splice(at, 1)
-        if (err) reject(err)
-        else resolve()
-      }
-      if (options?.timeout !== undefined) {
-        checkTimeout(options.timeout)
-        timer = setTimeout(() => finish(timeoutError(options.timeout!, 'drain')), options.timeout)
-      }
-      if (options?.signal?.aborted) return finish(abortError(options.signal, 'drain'))
-      options?.signal?.addEventListener('abort', onAbort, { once: true })
+        reject(err)
+      })
       this.drainWaiters.push(done)
     })
   }
@@ -275,20 +275,12 @@ class Push<T> implements Pusher<T> {
   }
 
   private arm(p: Pending<T>, options: WaitOptions): () => void {
-    let timer: NodeJS.Timeout | undefined
-    const cancel = (err: IpcError): void => {
+    return armWait(options, 'push', (err) => {
       if (!this.removeWaiting(p)) return
       this.counts.pushed--
       p.reject?.(err)
       this.checkDrained()
-    }
-    const onAbort = (): void => cancel(abortError(options.signal!, 'push'))
-    if (options.timeout !== undefined) timer = setTimeout(() => cancel(timeoutError(options.timeout!, 'push')), options.timeout)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    return () => {
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onAbort)
-    }
+    })
   }
 
   private removeWaiting(p: Pending<T>): boolean {

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net'
 import type { Transport, TransportOptions } from '@ipc/core'
-import { closeAllQuietly, createTransport, processBound, processStreamLink } from '@ipc/core/mechanism'
-import { native } from '@ipc/native'
+import { closeAllQuietly, createTransport, fromErrno, processBound, processStreamLink } from '@ipc/core/mechanism'
+import { growPipe, native } from '@ipc/native'
 
 /**
  * A transport over two pipe fds bound to one peer process: `readFd` carries the peer's bytes,
@@ -26,4 +26,27 @@ export function pipeTransport<Out, In>(
 /** Closes fds, ignoring ones already closed. */
 export function closeFds(...fds: number[]): void {
   closeAllQuietly(fds, native.closeFd) // pipe2() descriptors: opened by the addon, closed by it (Workers track fs-opened ones)
+}
+
+/**
+ * Two pipe2() pipes for a child: `toChild` (it reads [0], we write [1]) and `fromChild` (it writes
+ * [1], we read [0]), the write ends grown to 1 MiB; nothing leaks when the second one fails.
+ */
+export function childPipes(what: string): { toChild: [number, number]; fromChild: [number, number] } {
+  let toChild: [number, number]
+  let fromChild: [number, number]
+  try {
+    toChild = native.pipe2()
+    try {
+      fromChild = native.pipe2()
+    } catch (err) {
+      closeFds(...toChild)
+      throw err
+    }
+  } catch (err) {
+    throw fromErrno(err, `${what}: pipe2`)
+  }
+  growPipe(toChild[1])
+  growPipe(fromChild[1])
+  return { toChild, fromChild }
 }

@@ -8,10 +8,9 @@
  */
 import { type ChildProcess, type SpawnOptions as NodeSpawnOptions, spawn as nodeSpawn } from 'node:child_process'
 import { Socket } from 'node:net'
-import { type CloseInfo, IpcError, type ReceiveOptions, type SendOptions, type Transport, type TransportStats, type WaitOptions, isIpcError } from '@ipc/core'
-import { LineSplitter, abortError, checkTimeout, debug, decodeLine, encodeLine, fromErrno, timeoutError } from '@ipc/core/mechanism'
-import { growPipe, native } from '@ipc/native'
-import { closeFds } from './link.js'
+import { type CloseInfo, IpcError, type ReceiveOptions, type SendOptions, type Transport, type TransportStats, isIpcError } from '@ipc/core'
+import { LineSplitter, Waiters, abortError, armWait, checkTimeout, debug, decodeLine, encodeLine, fromErrno } from '@ipc/core/mechanism'
+import { childPipes, closeFds } from './link.js'
 
 /** How `popen()` cuts the child's output into messages. */
 export type PopenFraming = 'lines' | 'bytes'
@@ -55,11 +54,6 @@ interface PendingSend {
   disarm: () => void
 }
 
-interface Reader<In> {
-  resolve: (m: In) => void
-  reject: (err: unknown) => void
-}
-
 /**
  * Starts `command` with `args` and returns a transport over its stdin (what `send()` writes) and
  * stdout (what `receive()` reads).
@@ -98,7 +92,7 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
   private readonly inbox: In[] = []
   private inboxBytes = 0
   private readonly sizes: number[] = []
-  private readers: Reader<In>[] = []
+  private readonly readers = new Waiters<In>()
   private readEnded = false
   private readFailure: IpcError | undefined
   // the child
@@ -124,21 +118,7 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
     this.splitter = new LineSplitter(this.maxMessageSize)
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
 
-    let toChild: [number, number]
-    let fromChild: [number, number]
-    try {
-      toChild = native.pipe2()
-      try {
-        fromChild = native.pipe2()
-      } catch (err) {
-        closeFds(...toChild)
-        throw err
-      }
-    } catch (err) {
-      throw fromErrno(err, 'popen: pipe2')
-    }
-    growPipe(toChild[1])
-    growPipe(fromChild[1])
+    const { toChild, fromChild } = childPipes('popen')
     try {
       this.child = nodeSpawn(command, args, { ...options.spawn, stdio: [toChild[0], fromChild[1], 'pipe'] })
     } catch (err) {
@@ -256,7 +236,7 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
     }
     return new Promise<void>((resolve, reject) => {
       const pending: PendingSend = { bytes, resolve, reject, disarm: () => {} }
-      pending.disarm = arm(options, 'send', (err) => {
+      pending.disarm = armWait(options, 'send', (err) => {
         const at = this.waiting.indexOf(pending)
         if (at >= 0) this.waiting.splice(at, 1)
         reject(err)
@@ -356,11 +336,7 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
 
   private deliver(message: In, size: number): void {
     this.counts.messagesIn++
-    const reader = this.readers.shift()
-    if (reader !== undefined) {
-      reader.resolve(message)
-      return
-    }
+    if (this.readers.resolveNext(message)) return
     this.inbox.push(message)
     this.sizes.push(size)
     this.inboxBytes += size
@@ -390,31 +366,11 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
   receive(options?: ReceiveOptions): Promise<In> {
     if (this.inbox.length > 0) return Promise.resolve(this.take())
     if (this.info !== undefined) return Promise.reject(this.receiveError())
-    if (options !== undefined) {
-      try {
-        checkTimeout(options.timeout)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'receive'))
+    try {
+      return this.readers.wait(options, 'receive')
+    } catch (err) {
+      return Promise.reject(err)
     }
-    return new Promise<In>((resolve, reject) => {
-      const reader: Reader<In> = { resolve, reject }
-      const disarm = arm(options, 'receive', (err) => {
-        const at = this.readers.indexOf(reader)
-        if (at >= 0) this.readers.splice(at, 1)
-        reject(err)
-      })
-      reader.resolve = (m) => {
-        disarm()
-        resolve(m)
-      }
-      reader.reject = (e) => {
-        disarm()
-        reject(e)
-      }
-      this.readers.push(reader)
-    })
   }
 
   [Symbol.asyncIterator](): AsyncIterator<In> {
@@ -471,7 +427,7 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
     }
     this.info = info
     const err = info.error ?? new IpcError('ERR_IPC_CLOSED', 'receive: the program ended its output')
-    if (info.reason !== 'error' || this.inbox.length === 0) for (const r of this.readers.splice(0)) r.reject(err)
+    this.readers.settleAll(err, false) // anyone waiting found the inbox empty
     this.failWaiting(new IpcError('ERR_IPC_CLOSED', 'send: the program has ended', { cause: info.error }))
     this.stdin.destroy()
     this.resolveClosed(info)
@@ -503,16 +459,4 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (value === undefined) return fallback
   if (!Number.isSafeInteger(value) || value < 1) throw new IpcError('ERR_IPC_INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`)
   return value
-}
-
-/** Arms a wait's timeout and signal; returns the disarm. */
-function arm(options: WaitOptions | undefined, what: string, cancel: (err: IpcError) => void): () => void {
-  if (options?.timeout === undefined && options?.signal === undefined) return () => {}
-  const timer = options.timeout === undefined ? undefined : setTimeout(() => cancel(timeoutError(options.timeout!, what)), options.timeout)
-  const onAbort = (): void => cancel(abortError(options.signal!, what))
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-  return () => {
-    clearTimeout(timer)
-    options.signal?.removeEventListener('abort', onAbort)
-  }
 }

@@ -1,8 +1,8 @@
 import { type ChildProcess, type SpawnOptions as NodeSpawnOptions, type StdioOptions, spawn as nodeSpawn } from 'node:child_process'
 import { IpcError, type Transport, type TransportOptions } from '@ipc/core'
 import { fromErrno } from '@ipc/core/mechanism'
-import { growPipe, native } from '@ipc/native'
-import { closeFds, pipeTransport } from './link.js'
+import { native } from '@ipc/native'
+import { childPipes, closeFds, pipeTransport } from './link.js'
 
 /** The environment variable that tells the child where its pipe ends are: `"<readFd>,<writeFd>,<parentPid>"`. */
 export const PIPE_ENV = 'IPC_PIPE'
@@ -45,21 +45,7 @@ function baseStdio(stdio: StdioOptions | undefined): StdioEntry[] {
  */
 export function spawn<Out = unknown, In = unknown>(command: string, args: readonly string[] = [], options: PipeSpawnOptions<In> = {}): PipeChild<Out, In> {
   const { spawn: spawnOptions = {}, ...transportOptions } = options
-  let toChild: [number, number]
-  let fromChild: [number, number]
-  try {
-    toChild = native.pipe2()
-    try {
-      fromChild = native.pipe2()
-    } catch (err) {
-      closeFds(...toChild)
-      throw err
-    }
-  } catch (err) {
-    throw fromErrno(err, 'spawn: pipe2')
-  }
-  growPipe(toChild[1])
-  growPipe(fromChild[1])
+  const { toChild, fromChild } = childPipes('spawn')
   const stdio = baseStdio(spawnOptions.stdio)
   const childRead = stdio.length
   stdio.push(toChild[0], fromChild[1])
