@@ -8,6 +8,12 @@ import { native } from '../lib/index.js'
 import { errorOf, fdTarget } from './helpers.js'
 
 describe('@ipc/native', () => {
+  it('loads on this Node through Node-API 8+ (.ci/run checks the version printed here)', () => {
+    console.log(`@ipc/native on node ${process.version}, Node-API ${process.versions.napi}`)
+    expect(Number(process.versions.napi)).toBeGreaterThanOrEqual(8)
+    expect(native.PIPE_BUF).toBe(4096)
+  })
+
   it('pipe2 gives a working close-on-exec pipe', () => {
     const [r, w] = native.pipe2()
     try {
