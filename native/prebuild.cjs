@@ -89,6 +89,7 @@ async function main() {
     if (onPath(`${t}g++`)) arches.push(arch)
     else if (only.length === 0) console.log(`no ${t}g++ on PATH: no prebuild for linux-${arch} (it builds from source on install)`)
   }
+  if (only.length === 0) fs.rmSync(path.join(here, 'prebuilds'), { recursive: true, force: true }) // none left from an earlier run
   try {
     for (const arch of arches) if (only.length === 0 || only.includes(arch)) await build(arch)
   } finally {
