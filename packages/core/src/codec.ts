@@ -40,7 +40,10 @@ export type SharedEncoding = Uint8Array & { start: number; end: number }
 
 /** Options of the msgpack codec. */
 export interface MsgpackCodecOptions {
-  /** Deepest nesting of arrays and maps accepted on decode. Default 64. */
+  /**
+   * Deepest nesting of arrays and maps accepted on decode.
+   * @defaultValue `64`
+   */
   maxDepth?: number
   /**
    * Accept msgpackr's extension and record types (Set, Error, RegExp, typed arrays, records,
@@ -50,6 +53,7 @@ export interface MsgpackCodecOptions {
    * `__proto__` key arrives renamed `__proto_`, invalid UTF-8 arrives as U+FFFD, non-string keys
    * are turned into strings and a repeated key keeps its last value. Use it with trusted peers
    * only. Dates and `undefined` always work.
+   * @defaultValue `false`
    */
   extensions?: boolean
 }

@@ -32,21 +32,33 @@ export interface RetryOptions<T> extends WaitOptions {
   retryable: (error: unknown) => boolean
   /**
    * The bound on retrying when no `timeout` is given, in ms (`Infinity`: none). It is checked when
-   * an attempt fails: attempts themselves are not cut short without a `timeout`. Default
-   * {@link DEFAULT_MAX_RETRY_TIME} (10 s).
+   * an attempt fails: attempts themselves are not cut short without a `timeout`.
+   * @defaultValue {@link DEFAULT_MAX_RETRY_TIME} (10 s)
    */
   maxRetryTime?: number
-  /** The first backoff delay, in ms. Default {@link DEFAULT_INITIAL_DELAY} (1 ms). */
+  /**
+   * The first backoff delay, in ms.
+   * @defaultValue {@link DEFAULT_INITIAL_DELAY} (1 ms)
+   */
   initialDelay?: number
-  /** The largest backoff delay, in ms. Default {@link DEFAULT_MAX_DELAY} (64 ms). */
+  /**
+   * The largest backoff delay, in ms.
+   * @defaultValue {@link DEFAULT_MAX_DELAY} (64 ms)
+   */
   maxDelay?: number
   /** Called before each backoff wait (for logs and counters). */
   onRetry?: (info: RetryInfo) => void
   /** Releases a value an attempt produced after the wait had already ended (timed out or aborted). */
   discard?: (value: T) => void
-  /** Words for an attempt's error in a timeout message. Default: its `code`, else its message. */
+  /**
+   * Words for an attempt's error in a timeout message.
+   * @defaultValue its `code`, else its message
+   */
   describe?: (error: unknown) => string
-  /** The random source of the jitter, `[0, 1)`. Default `Math.random`. */
+  /**
+   * The random source of the jitter, `[0, 1)`.
+   * @defaultValue `Math.random`
+   */
   random?: () => number
 }
 

@@ -8,20 +8,30 @@ import { type WaitOptions, checkTimeout } from './waits.js'
 
 /** Options every transport accepts (also as address query parameters where they are plain values). */
 export interface TransportOptions<In = unknown> {
-  /** How messages become bytes: `'msgpack'` (default), `'json'`, `'raw'` or a custom `Codec`. */
+  /**
+   * How messages become bytes: `'msgpack'` (default), `'json'`, `'raw'` or a custom `Codec`.
+   * @defaultValue `'msgpack'`
+   */
   codec?: CodecOption
-  /** Largest encoded message accepted, in either direction. Default 16 MiB. */
+  /**
+   * Largest encoded message accepted, in either direction.
+   * @defaultValue 16 MiB
+   */
   maxMessageSize?: number
   /**
    * Bytes that may wait in this process to be sent (queued, or handed to the link and not yet taken
    * by the kernel) before `send()` waits, and bytes of received messages that may wait for
    * `receive()` before this side stops reading from the kernel. A message is never split, so each
-   * bound may be passed by one message. Default 1 MiB.
+   * bound may be passed by one message.
+   * @defaultValue 1 MiB
    */
   highWaterMark?: number
   /** A Standard Schema validator checked on every received message; a failure closes the transport with `ERR_IPC_DECODE`. */
   schema?: StandardSchemaV1<unknown, In>
-  /** Milliseconds `close()` waits for queued messages to reach the peer before it discards them. Default 10 000. */
+  /**
+   * Milliseconds `close()` waits for queued messages to reach the peer before it discards them.
+   * @defaultValue `10_000`
+   */
   closeTimeout?: number
 }
 
@@ -31,6 +41,7 @@ export interface SendOptions extends WaitOptions {
    * For mechanisms with priorities (POSIX message queues): 0 (default, lowest) up to the
    * mechanism's highest. Higher-priority messages may overtake lower ones; order holds within a
    * priority. Other mechanisms accept only 0.
+   * @defaultValue `0`
    */
   priority?: number
 }

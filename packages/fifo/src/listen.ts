@@ -34,9 +34,15 @@ import {
 
 /** Options of `listen()` for `fifo:` addresses. */
 export interface FifoListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections waiting for `accept()`; past it, hellos wait in the well-known FIFO (clients wait, within their timeout). Default 511. */
+  /**
+   * Connections waiting for `accept()`; past it, hellos wait in the well-known FIFO (clients wait, within their timeout).
+   * @defaultValue `511`
+   */
   backlog?: number
-  /** Milliseconds a client may take to finish its handshake after its hello. Default 10 000. */
+  /**
+   * Milliseconds a client may take to finish its handshake after its hello.
+   * @defaultValue `10_000`
+   */
   handshakeTimeout?: number
 }
 

@@ -5,15 +5,30 @@ import { count, duration, flag, size } from '@ipc/core/mechanism'
 
 /** What both ends accept. */
 export interface NatsCommonOptions {
-  /** Milliseconds of silence after which the peer is asked for a sign of life; three of them end the transport. Default 2 000. */
+  /**
+   * Milliseconds of silence after which the peer is asked for a sign of life; three of them end the transport.
+   * @defaultValue `2000`
+   */
   heartbeat?: number
-  /** Milliseconds without sending after which a probe goes out (the server reports at once when nobody receives any more). Default 100. */
+  /**
+   * Milliseconds without sending after which a probe goes out (the server reports at once when nobody receives any more).
+   * @defaultValue `100`
+   */
   probe?: number
-  /** Milliseconds the server may be unreachable before transports end with `ERR_IPC_CLOSED`; within it, everything is sent again. Default 30 000. */
+  /**
+   * Milliseconds the server may be unreachable before transports end with `ERR_IPC_CLOSED`; within it, everything is sent again.
+   * @defaultValue `30_000`
+   */
   resume?: number
-  /** Bytes this end accepts beyond what it acknowledged (its credit window). Default 1 MiB. */
+  /**
+   * Bytes this end accepts beyond what it acknowledged (its credit window).
+   * @defaultValue 1 MiB
+   */
   window?: number
-  /** `true`: TLS to the server; `false`: plain, which a server that is not on loopback needs written explicitly (`tls=0`). Default: TLS unless loopback. */
+  /**
+   * `true`: TLS to the server; `false`: plain, which a server that is not on loopback needs written explicitly (`tls=0`).
+   * @defaultValue TLS unless the server is on loopback
+   */
   tls?: boolean
   /** CA certificate file for TLS. */
   ca?: string
@@ -27,7 +42,10 @@ export interface NatsCommonOptions {
   tokenFile?: string
   /** Credentials given directly — an object, so they can never be written in an address. */
   auth?: NatsAuth
-  /** The first token of every subject this SDK uses. Default `ipc`. */
+  /**
+   * The first token of every subject this SDK uses.
+   * @defaultValue `'ipc'`
+   */
   prefix?: string
   /** Client name shown by the server's monitoring. */
   name?: string
@@ -50,7 +68,10 @@ export interface NatsConnectOptions<In = unknown> extends ConnectOptions<In>, Na
 export interface NatsListenOptions<In = unknown> extends ListenOptions<In>, NatsCommonOptions {
   /** A queue group: listeners of the same group share the address (each connection goes to one of them). */
   shared?: string
-  /** Connections waiting for `accept()`. Default 511. */
+  /**
+   * Connections waiting for `accept()`.
+   * @defaultValue `511`
+   */
   backlog?: number
 }
 

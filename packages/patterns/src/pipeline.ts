@@ -18,9 +18,13 @@ export interface PusherOptions<T = unknown> {
    * `true`: a job is the pusher's until a puller acknowledges it; a puller that closes, dies or
    * fails the job gives it back to another (at-least-once; each job is acknowledged once).
    * `false` (default): a job is done once handed to a puller (at-most-once), with backpressure.
+   * @defaultValue `false`
    */
   ack?: boolean
-  /** With `ack`: deliveries of one job before it goes to `onDeadLetter` instead. Default 5. */
+  /**
+   * With `ack`: deliveries of one job before it goes to `onDeadLetter` instead.
+   * @defaultValue `5`
+   */
   maxAttempts?: number
   /** With `ack`: gets a job that used up `maxAttempts` (otherwise it is dropped, logged with `NODE_DEBUG=ipc`). */
   onDeadLetter?: (job: T, reason: string) => void
@@ -412,7 +416,10 @@ class Push<T> implements Pusher<T> {
 
 /** Options of {@link puller}. */
 export interface PullerOptions {
-  /** Jobs this puller holds at once (its credit; also how many `process()` runs in parallel). Default 1. */
+  /**
+   * Jobs this puller holds at once (its credit; also how many `process()` runs in parallel).
+   * @defaultValue `1`
+   */
   concurrency?: number
   /** Options of the transport, when `puller()` is given an address. */
   transport?: ConnectOptions

@@ -26,11 +26,20 @@ const RESOLVED: Promise<void> = Promise.resolve()
 
 /** Options of {@link publisher}. */
 export interface PublisherOptions {
-  /** What happens to a subscriber whose queue is full, unless it asks for another policy. Default `'block'`. */
+  /**
+   * What happens to a subscriber whose queue is full, unless it asks for another policy.
+   * @defaultValue `'block'`
+   */
   slow?: SlowPolicy
-  /** Messages that may wait for one subscriber beyond what its transport holds (`highWaterMark`); a subscriber may ask for fewer. Default 1024. */
+  /**
+   * Messages that may wait for one subscriber beyond what its transport holds (`highWaterMark`); a subscriber may ask for fewer.
+   * @defaultValue `1024`
+   */
   limit?: number
-  /** Milliseconds `publish()` waits for a subscriber under `block` before that subscriber is closed with `ERR_IPC_SLOW_CONSUMER`. Default 10 000. */
+  /**
+   * Milliseconds `publish()` waits for a subscriber under `block` before that subscriber is closed with `ERR_IPC_SLOW_CONSUMER`.
+   * @defaultValue `10_000`
+   */
   maxBlock?: number
   /** Options of the listener, when `publisher()` is given an address. */
   listen?: ListenOptions
@@ -305,7 +314,10 @@ function roomWithin(outlet: Outlet, ms: number, signal: AbortSignal | undefined)
 
 /** Options of {@link subscriber}. */
 export interface SubscriberOptions {
-  /** The policy this subscriber asks for when it falls behind (default: the publisher's). */
+  /**
+   * The policy this subscriber asks for when it falls behind.
+   * @defaultValue the publisher's `slow`
+   */
   slow?: SlowPolicy
   /** Messages that may wait for it at the publisher (at most the publisher's `limit`, which is the default). */
   limit?: number

@@ -44,16 +44,23 @@ export interface ServeOptions {
   /**
    * Calls (and streams producing an item) running at once; past it the server stops reading and
    * the transport's backpressure slows the client. A stream waiting for the client's credit does
-   * not count. Default 64.
+   * not count.
+   * @defaultValue `64`
    */
   maxConcurrent?: number
-  /** Streams open at once; a stream beyond it is refused (`RESOURCE_EXHAUSTED`). Default 1024. */
+  /**
+   * Streams open at once; a stream beyond it is refused (`RESOURCE_EXHAUSTED`).
+   * @defaultValue `1024`
+   */
   maxStreams?: number
 }
 
 /** Options of {@link RpcClient.stream}. */
 export interface StreamOptions extends CallOptions {
-  /** Items the server may send ahead of the reader (its credit); more wait on the server. Default 16. */
+  /**
+   * Items the server may send ahead of the reader (its credit); more wait on the server.
+   * @defaultValue `16`
+   */
   window?: number
 }
 

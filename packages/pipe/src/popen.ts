@@ -17,17 +17,35 @@ export type PopenFraming = 'lines' | 'bytes'
 
 /** Options of {@link popen}. */
 export interface PopenOptions {
-  /** `'lines'` (default): a message is a line; `'bytes'`: a message is a chunk of bytes (`Uint8Array`) as it comes. */
+  /**
+   * `'lines'` (default): a message is a line; `'bytes'`: a message is a chunk of bytes (`Uint8Array`) as it comes.
+   * @defaultValue `'lines'`
+   */
   framing?: PopenFraming
-  /** For `'lines'`: `'text'` (default; messages are strings) or `'json'` (each line one JSON value: NDJSON). */
+  /**
+   * For `'lines'`: `'text'` (default; messages are strings) or `'json'` (each line one JSON value: NDJSON).
+   * @defaultValue `'text'`
+   */
   codec?: 'text' | 'json'
-  /** The longest line (or sent chunk) in bytes. Default 1 MiB. */
+  /**
+   * The longest line (or sent chunk) in bytes.
+   * @defaultValue 1 MiB
+   */
   maxMessageSize?: number
-  /** Bytes that may wait to be written before `send()` waits, and read before reading pauses. Default 1 MiB. */
+  /**
+   * Bytes that may wait to be written before `send()` waits, and read before reading pauses.
+   * @defaultValue 1 MiB
+   */
   highWaterMark?: number
-  /** Bytes of the child's stderr kept (the tail). Default 8 KiB. */
+  /**
+   * Bytes of the child's stderr kept (the tail).
+   * @defaultValue 8 KiB
+   */
   stderrTail?: number
-  /** Milliseconds `close()` waits for the child to exit after its stdin closed, before SIGTERM (and SIGKILL 1 s later). Default 10 000. */
+  /**
+   * Milliseconds `close()` waits for the child to exit after its stdin closed, before SIGTERM (and SIGKILL 1 s later).
+   * @defaultValue `10_000`
+   */
   closeTimeout?: number
   /** Passed to `child_process.spawn` (`cwd`, `env`, …); stdin and stdout are the transport's, stderr is read for the tail. */
   spawn?: Omit<NodeSpawnOptions, 'stdio'>

@@ -5,17 +5,29 @@ import { MAX_SLOTS, MAX_SLOT_SIZE, MIN_SLOTS, MIN_SLOT_SIZE } from './wire.js'
 
 /** Options of `connect()` for `sem:` addresses (also as `sem:/app?slots=64&slotSize=64KiB`). */
 export interface SemConnectOptions<In = unknown> extends ConnectOptions<In> {
-  /** Slots per direction (1 to 65536). Default 16. */
+  /**
+   * Slots per direction (1 to 65536).
+   * @defaultValue `16`
+   */
   slots?: number | string
-  /** Bytes per slot, header included: a multiple of 64 from 256 B to 16 MiB. Default 64 KiB. */
+  /**
+   * Bytes per slot, header included: a multiple of 64 from 256 B to 16 MiB.
+   * @defaultValue 64 KiB
+   */
   slotSize?: number | string
 }
 
 /** Options of `listen()` for `sem:` addresses. */
 export interface SemListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections waiting for `accept()`; past it, hellos wait in the hello pipe. Default 511. */
+  /**
+   * Connections waiting for `accept()`; past it, hellos wait in the hello pipe.
+   * @defaultValue `511`
+   */
   backlog?: number
-  /** Milliseconds a client may take to finish its handshake after its hello. Default 10 000. */
+  /**
+   * Milliseconds a client may take to finish its handshake after its hello.
+   * @defaultValue `10_000`
+   */
   handshakeTimeout?: number
 }
 

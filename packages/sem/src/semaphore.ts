@@ -17,22 +17,32 @@ export type SemaphoreKind = 'posix' | 'sysv'
 
 /** Options of {@link Semaphore.create}. */
 export interface SemaphoreCreateOptions {
-  /** Units free at first: 0 to `SEM_VALUE_MAX` (POSIX) or 32767 (`SEMVMX`, System V). Default 1 (a lock). */
+  /**
+   * Units free at first: 0 to `SEM_VALUE_MAX` (POSIX) or 32767 (`SEMVMX`, System V).
+   * @defaultValue `1` (a lock)
+   */
   initial?: number
-  /** `'posix'` (default): a named POSIX semaphore `/name`. `'sysv'`: a System V set named by a key file path. */
+  /**
+   * `'posix'` (default): a named POSIX semaphore `/name`. `'sysv'`: a System V set named by a key file path.
+   * @defaultValue `'posix'`
+   */
   kind?: SemaphoreKind
   /**
    * System V only: every `acquire()`/`release()` of this handle is recorded (`SEM_UNDO`) and undone
    * by the kernel when the process ends, so a holder that crashes gives its units back. Right for
    * a lock (acquired and released by the same process); wrong for a semaphore that one process
-   * releases and another acquires. Default `true` for `'sysv'`; POSIX semaphores have no undo.
+   * releases and another acquires. POSIX semaphores have no undo.
+   * @defaultValue `true` for `'sysv'`
    */
   undo?: boolean
 }
 
 /** Options of {@link Semaphore.open}. */
 export interface SemaphoreOpenOptions {
-  /** As for {@link SemaphoreCreateOptions.kind}. Default `'posix'`. */
+  /**
+   * As for {@link SemaphoreCreateOptions.kind}.
+   * @defaultValue `'posix'`
+   */
   kind?: SemaphoreKind
   /** As for {@link SemaphoreCreateOptions.undo}. */
   undo?: boolean

@@ -5,19 +5,34 @@ import { MAX_CAPACITY, MIN_CAPACITY } from './wire.js'
 
 /** Options of `connect()` for `shm:` addresses (also as `shm:/app?capacity=4MiB&spin=50`). */
 export interface ShmConnectOptions<In = unknown> extends ConnectOptions<In> {
-  /** Bytes of each ring (per direction): a power of two from 4 KiB to 1 GiB. Default 1 MiB. */
+  /**
+   * Bytes of each ring (per direction): a power of two from 4 KiB to 1 GiB.
+   * @defaultValue 1 MiB
+   */
   capacity?: number | string
-  /** Microseconds to busy-poll an empty ring before sleeping (lower latency, a busy core). Default 0. */
+  /**
+   * Microseconds to busy-poll an empty ring before sleeping (lower latency, a busy core).
+   * @defaultValue `0`
+   */
   spin?: number | string
 }
 
 /** Options of `listen()` for `shm:` addresses. */
 export interface ShmListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections waiting for `accept()`; past it, hellos wait in the hello pipe. Default 511. */
+  /**
+   * Connections waiting for `accept()`; past it, hellos wait in the hello pipe.
+   * @defaultValue `511`
+   */
   backlog?: number
-  /** Milliseconds a client may take to finish its handshake after its hello. Default 10 000. */
+  /**
+   * Milliseconds a client may take to finish its handshake after its hello.
+   * @defaultValue `10_000`
+   */
   handshakeTimeout?: number
-  /** Microseconds to busy-poll an empty ring before sleeping, for accepted connections. Default 0. */
+  /**
+   * Microseconds to busy-poll an empty ring before sleeping, for accepted connections.
+   * @defaultValue `0`
+   */
   spin?: number | string
 }
 

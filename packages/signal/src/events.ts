@@ -238,8 +238,9 @@ export const signals = {
 /** Options of {@link sendSignal}. */
 export interface SendSignalOptions {
   /**
-   * Send even if `pid` does not catch the signal (its default action ends the process). Default
-   * `false`: `ERR_IPC_NO_LISTENER` and nothing is sent.
+   * Send even if `pid` does not catch the signal (its default action ends the process). Without
+   * it, such a `pid` gets nothing and the call fails with `ERR_IPC_NO_LISTENER`.
+   * @defaultValue `false`
    */
   force?: boolean
 }

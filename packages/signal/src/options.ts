@@ -7,7 +7,10 @@ import { DEFAULT_DATA_OFFSET } from './wire.js'
 
 /** Options of `connect()` for `signal:<pid>` (also as `signal:1234?sig=SIGRTMIN+20`). */
 export interface SignalConnectOptions<In = unknown> extends ConnectOptions<In> {
-  /** The data signal (the control signal is the next one); both ends must use the same. Default `SIGRTMIN+20`. */
+  /**
+   * The data signal (the control signal is the next one); both ends must use the same.
+   * @defaultValue `SIGRTMIN+20`
+   */
   sig?: SignalName | string
 }
 
@@ -15,9 +18,15 @@ export interface SignalConnectOptions<In = unknown> extends ConnectOptions<In> {
 export interface SignalListenOptions<In = unknown> extends ListenOptions<In> {
   /** As for {@link SignalConnectOptions.sig}. */
   sig?: SignalName | string
-  /** Connections waiting for `accept()`. Default 511. */
+  /**
+   * Connections waiting for `accept()`.
+   * @defaultValue `511`
+   */
   backlog?: number
-  /** Milliseconds a client may take to finish its hello. Default 10 000. */
+  /**
+   * Milliseconds a client may take to finish its hello.
+   * @defaultValue `10_000`
+   */
   handshakeTimeout?: number
 }
 

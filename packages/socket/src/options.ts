@@ -5,16 +5,21 @@ import { DEFAULT_BACKLOG, OWNER_ONLY_MODE, type OptionParser, count } from '@ipc
 export interface UnixListenOptions<In = unknown> extends ListenOptions<In> {
   /**
    * User ids allowed to connect, checked with SO_PEERCRED before a byte is read; `'any'` skips the
-   * check. Default: only the uid of this process. In an address: `?allow=1000,1001` or `?allow=any`.
+   * check. In an address: `?allow=1000,1001` or `?allow=any`.
+   * @defaultValue only the uid of this process
    */
   allow?: readonly number[] | 'any'
-  /** File mode of the socket file. Default `0o600` (owner-only), whatever the umask. In an address: `?mode=660`. */
+  /**
+   * File mode of the socket file, whatever the umask. In an address: `?mode=660`.
+   * @defaultValue `0o600` (owner-only)
+   */
   mode?: number
   /**
    * How many connections may wait to be accepted: the kernel's `listen()` backlog, and as many
-   * again handed to the listener but not yet taken by `accept()` / `for await`. Default 511, as
-   * `net.Server`; 1–65535 (the kernel caps it at `net.core.somaxconn`). While the kernel backlog is
-   * full, `connect()` retries with backoff within its `timeout`. In an address: `?backlog=1024`.
+   * again handed to the listener but not yet taken by `accept()` / `for await`. 1–65535 (the
+   * kernel caps it at `net.core.somaxconn`). While the kernel backlog is full, `connect()` retries
+   * with backoff within its `timeout`. In an address: `?backlog=1024`.
+   * @defaultValue `511`, as `net.Server`
    */
   backlog?: number
 }
@@ -23,8 +28,9 @@ export interface UnixListenOptions<In = unknown> extends ListenOptions<In> {
 export interface TcpListenOptions<In = unknown> extends ListenOptions<In> {
   /**
    * How many connections may wait to be accepted: the kernel's `listen()` backlog, and as many
-   * again handed to the listener but not yet taken by `accept()` / `for await`. Default 511, as
-   * `net.Server`; 1–65535 (the kernel caps it at `net.core.somaxconn`). In an address: `?backlog=1024`.
+   * again handed to the listener but not yet taken by `accept()` / `for await`. 1–65535 (the
+   * kernel caps it at `net.core.somaxconn`). In an address: `?backlog=1024`.
+   * @defaultValue `511`, as `net.Server`
    */
   backlog?: number
 }

@@ -17,17 +17,21 @@ export const MQ = native.mqConstants
 /** Options of `mq:` connect and listen (also as address options: `mq:/app?maxmsg=4&msgsize=1KiB`). */
 export interface MqOptions<In = unknown> extends ListenOptions<In> {
   /**
-   * Messages per queue: the listener's server queue, or a client's reply queue. Default
-   * `fs.mqueue.msg_max` (10 unless raised) for the server queue; a client takes the server
-   * queue's (at most msg_max) unless it asks.
+   * Messages per queue: the listener's server queue, or a client's reply queue. A client takes
+   * the server queue's (at most msg_max) unless it asks.
+   * @defaultValue `fs.mqueue.msg_max` (10 unless raised) for the server queue
    */
   maxmsg?: number
   /**
-   * Bytes per queue message. Default `fs.mqueue.msgsize_max` (8192 unless raised) for the server
-   * queue; a client's reply queue never has larger messages than the server queue's.
+   * Bytes per queue message; a client's reply queue never has larger messages than the server
+   * queue's.
+   * @defaultValue `fs.mqueue.msgsize_max` (8192 unless raised) for the server queue
    */
   msgsize?: number
-  /** Connections waiting for `accept()` (listen only); past it, hellos wait (clients wait within their timeout). Default 511. */
+  /**
+   * Connections waiting for `accept()` (listen only); past it, hellos wait (clients wait within their timeout).
+   * @defaultValue `511`
+   */
   backlog?: number
 }
 

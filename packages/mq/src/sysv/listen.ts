@@ -23,7 +23,10 @@ import { HEADER, HELLO_TAG, type Hello, MTYPE_HEADER, MTYPE_SERVER, TAG_BYTES, d
 
 /** Options of `listen()` for `mq+sysv:` addresses. */
 export interface SysvListenOptions<In = unknown> extends ListenOptions<In> {
-  /** Connections waiting for `accept()`; past it, hellos wait (clients wait within their timeout). Default 511. */
+  /**
+   * Connections waiting for `accept()`; past it, hellos wait (clients wait within their timeout).
+   * @defaultValue `511`
+   */
   backlog?: number
 }
 
