@@ -101,8 +101,17 @@ export function makePayload(bytes: number): Uint8Array {
   return b
 }
 
+let sink: ((text: string) => void) | undefined
+
+/** A finished line of output (to standard error, or to the sink a progress display set). */
 export function log(text: string): void {
-  process.stderr.write(`${text}\n`)
+  if (sink) sink(text)
+  else process.stderr.write(`${text}\n`)
+}
+
+/** Sends {@link log}'s lines to `to` (a progress display) instead; `undefined` restores standard error. */
+export function setLogSink(to: ((text: string) => void) | undefined): void {
+  sink = to
 }
 
 /** Runs `work`; a failure is logged (with `what`), counted through `failed()`, and gives undefined. */

@@ -10,7 +10,10 @@ import { fork, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import type { CellsResult } from './cells.js'
-import { type Name, OURS, PAYLOADS, PEERS, type Row, attempt as attemptCounted, distFile, isOurs, log, now } from './common.js'
+import { type Name, OURS, PAYLOADS, PEERS, type Row, attempt as attemptCounted, distFile, isOurs, log, now, setLogSink } from './common.js'
+import { Progress } from './progress.js'
+import { payloadLabel } from './report.js'
+import { createInterface } from 'node:readline'
 import { floorTable, readFloor } from './floor.js'
 import type { IdleResult } from './idle.js'
 import type { MemoryResult } from './memory.js'
@@ -26,12 +29,18 @@ import { idleTable, memoryTable, natsTable, patternsTable, ratioTable, resultsTa
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
-for (const a of args) {
-  if (a !== '--quick') {
-    log(`unknown argument ${a}; usage: pnpm bench [--quick]`)
+/** What can be named on the command line (or in IPC_BENCH_ONLY): transports, peers, and the memory and idle tests. */
+const KNOWN: readonly string[] = [...OURS, ...PEERS, 'memory', 'idle', 'syscalls', 'semaphore', 'signal', 'patterns']
+const named = args.filter((a) => a !== '--quick')
+for (const a of named) {
+  if (!KNOWN.includes(a)) {
+    log(`unknown argument ${a}; usage: pnpm bench [--quick] [names…], names: ${KNOWN.join(', ')}`)
     process.exit(2)
   }
 }
+let progress: Progress | undefined
+/** The cell numbered `cell` (1-based) as `transport payload`; set once the names are known. */
+let cellLabel: (cell: number) => string = () => ''
 
 function attempt<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
   return attemptCounted(what, work, () => failures++)
@@ -42,9 +51,18 @@ async function runCells(name: Name, folder: string, first: number, total: number
   const child = track(
     fork(distFile('cells.js'), [name, folder, String(first), String(total), ...(quick ? ['--quick'] : [])], {
       serialization: 'json',
-      stdio: ['ignore', 2, 2, 'ipc'],
+      // on a terminal the cells' lines come through here, so they go above the status line
+      stdio: progress?.live ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 2, 2, 'ipc'],
     }),
   )
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+      log(line)
+      const cell = /^\[(\d+)\/\d+\] /.exec(line)
+      if (cell) progress?.cells(Number(cell[1]), cellLabel(Number(cell[1]) + 1))
+    })
+  }
   const result = new Promise<CellsResult>((resolve) => child.once('message', (m) => resolve(m as CellsResult)))
   const budgetMs = PAYLOADS.length * 60_000
   try {
@@ -164,7 +182,7 @@ async function main(): Promise<void> {
   const started = now()
   const folder = makeFolder()
   // IPC_BENCH_ONLY=unix,net-cork runs a subset (for development; latest.json is not written then)
-  const only = process.env.IPC_BENCH_ONLY?.split(',').map((s) => s.trim())
+  const only = named.length > 0 ? named : process.env.IPC_BENCH_ONLY?.split(',').map((s) => s.trim())
   const runsMemory = only === undefined || only.includes('memory')
   const runsIdle = only === undefined || only.includes('idle')
   const names: Name[] = [...OURS, ...PEERS].filter((n) => only === undefined || only.includes(n))
@@ -182,8 +200,14 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = []
   const cellsStarted = now()
+  progress = new Progress(total)
+  if (progress.live) setLogSink((text) => progress?.line(text))
+  cellLabel = (cell: number) =>
+    cell > total ? '' : `${names[Math.floor((cell - 1) / PAYLOADS.length)]} ${payloadLabel(PAYLOADS[(cell - 1) % PAYLOADS.length])}`
+  progress.cells(0, cellLabel(1))
   for (const [i, name] of names.entries()) {
     rows.push(...(await runCells(name, folder, i * PAYLOADS.length + 1, total)))
+    progress.cells((i + 1) * PAYLOADS.length, cellLabel((i + 1) * PAYLOADS.length + 1))
     // progress: cells done, time so far, and a guess at what is left (by the mean per transport so far)
     const doneNames = i + 1
     const elapsed = (now() - cellsStarted) / 1000
@@ -200,6 +224,8 @@ async function main(): Promise<void> {
     )
   }
   await natsServer?.stop()
+  progress.stop()
+  setLogSink(undefined)
   if (runsMemory) log('memory: unix, highWaterMark 1 MiB, a reader that reads nothing, 64 KiB sends aiming at 1 GiB…')
   const memory = runsMemory ? await attempt('memory test', () => runMemory(folder)) : undefined
   if (memory) {

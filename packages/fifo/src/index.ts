@@ -32,3 +32,4 @@ export function connect<Out = unknown, In = unknown>(address: string, options?: 
 export function listen<Out = unknown, In = unknown>(address: string, options?: FifoListenOptions<In>): Promise<Listener<Out, In>> {
   return coreListen<Out, In>(address, options)
 }
+export { leftovers } from './leftovers.js'

@@ -13,6 +13,7 @@ import {
   processStreamLink,
   quietly,
   resolveTransportOptions,
+  noteRendezvous,
 } from '@ipc/core/mechanism'
 import { growPipe, native } from '@ipc/native'
 import { READY, readExactly } from './handshake.js'
@@ -69,6 +70,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     throw fromErrno(err, `listen ${address.text}`)
   }
   const wellKnownIno = lstatSync(wellKnown).ino
+  const note = noteRendezvous('fifo', address.text, wellKnown)
   const hellos = fifoSocket(readFd, true)
   const handshakes = new Set<() => void>()
 
@@ -78,6 +80,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
       async close() {
         hellos.destroy()
         closeFifo(keepFd)
+        note.remove()
         for (const abort of [...handshakes]) abort()
         quietly(`remove ${wellKnown}`, () => {
           if (lstatSync(wellKnown).ino === wellKnownIno) removeQuietly(wellKnown)

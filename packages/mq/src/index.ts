@@ -28,7 +28,7 @@ import { type SysvListenOptions, listenSysv } from './sysv/listen.js'
 export type { MqOptions } from './posix/rendezvous.js'
 export { PRIORITIES } from './posix/wire.js'
 export type { SysvListenOptions } from './sysv/listen.js'
-export { type MqLimits, type QueueShape, readLimits } from './limits.js'
+export { type MqLimits, type QueueShape, queueBytes, readLimits, sysvUnitBytes } from './limits.js'
 
 /** The largest backlog either scheme accepts. */
 const MAX_BACKLOG = 1 << 20
@@ -58,3 +58,4 @@ export function connect<Out = unknown, In = unknown>(address: string, options?: 
 export function listen<Out = unknown, In = unknown>(address: string, options?: MqOptions<In> | SysvListenOptions<In>): Promise<Listener<Out, In>> {
   return coreListen<Out, In>(address, options)
 }
+export { leftovers } from './leftovers.js'

@@ -39,3 +39,4 @@ export function connect<Out = unknown, In = unknown>(address: string, options?: 
 export function listen<Out = unknown, In = unknown>(address: string, options?: SemListenOptions<In>): Promise<Listener<Out, In>> {
   return coreListen<Out, In>(address, options)
 }
+export { leftovers } from './leftovers.js'

@@ -38,3 +38,4 @@ export function connect<Out = unknown, In = unknown>(address: string, options?: 
 export function listen<Out = unknown, In = unknown>(address: string, options?: ShmListenOptions<In>): Promise<Listener<Out, In>> {
   return coreListen<Out, In>(address, options)
 }
+export { leftovers } from './leftovers.js'

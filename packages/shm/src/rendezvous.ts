@@ -104,7 +104,7 @@ function isAddressInUse(err: unknown): boolean {
 }
 
 /** Removes the file at `path` if no live listener holds its lock; else `ERR_IPC_ADDRESS_IN_USE`. */
-function reclaimStale(path: string, what: string): void {
+export function reclaimStale(path: string, what: string): void {
   let fd: number | undefined
   try {
     fd = native.openFd(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0)

@@ -18,6 +18,11 @@ export function ownWindowLog2(): number {
   return Math.floor(Math.log2(window))
 }
 
+/** Data signals a peer may have in flight to this process on one `signal:` connection (see {@link ownWindowLog2}). */
+export function signalWindow(): number {
+  return 2 ** ownWindowLog2()
+}
+
 /** The control signals naming `mark`. */
 export function markControls(mark: MarkRef): [number, number][] {
   return [

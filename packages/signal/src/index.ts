@@ -16,6 +16,7 @@ import { SIGNAL_OPTIONS, type SignalConnectOptions, type SignalListenOptions } f
 export { type SendSignalOptions, type SignalEventsOptions, type SignalInfo, type SignalListener, sendSignal, signals } from './events.js'
 export { SIGRTMAX, SIGRTMIN, type SignalCode, type SignalName, caughtSignals, signalName, signalNumber } from './names.js'
 export type { SignalConnectOptions, SignalListenOptions } from './options.js'
+export { signalWindow } from './handshake.js'
 
 registerScheme('signal', {
   connect: (a: Address, o: SignalConnectOptions) => connectSignal(a, o),

@@ -50,3 +50,4 @@ export function connect<Out = unknown, In = unknown>(address: string, options?: 
 export function listen<Out = unknown, In = unknown>(address: string, options?: UnixListenOptions<In> | TcpListenOptions<In>): Promise<Listener<Out, In>> {
   return coreListen<Out, In>(address, options)
 }
+export { leftovers } from './leftovers.js'

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs'
 import { type Server, type Socket, connect as netConnect, createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { type Address, type ConnectOptions, IpcError, type Listener, type Transport } from '@ipc/core'
-import { type ListenerControl, createListener, fromErrno, resolveTransportOptions } from '@ipc/core/mechanism'
+import { type ListenerControl, createListener, fromErrno, noteRendezvous, resolveTransportOptions } from '@ipc/core/mechanism'
 import { connectSocket } from './connect.js'
 import { offerConnection, peerOf, socketTransport, watchServer } from './connection.js'
 import { debug, reportDropped } from './debug.js'
@@ -56,7 +56,7 @@ function listenOn(server: Server, path: string, backlog: number): Promise<void> 
  * Probes a socket file: `'live'` when something listens (it accepts, or its backlog is full:
  * EAGAIN), `'stale'` on ECONNREFUSED, `'gone'` on ENOENT.
  */
-function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
+export function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
   return new Promise((resolvePromise, reject) => {
     const s: Socket = netConnect({ path })
     s.once('connect', () => {
@@ -79,7 +79,7 @@ function probe(path: string): Promise<'live' | 'stale' | 'gone'> {
  * fails on an existing name, unlike rename()). A stale socket file (connect refused) is reclaimed;
  * a live one gives ERR_IPC_ADDRESS_IN_USE.
  */
-async function bindPathSocket(server: Server, file: string, mode: number, backlog: number, label: string): Promise<bigint> {
+async function bindPathSocket(server: Server, file: string, mode: number, backlog: number, label: string): Promise<{ ino: bigint; bound: string }> {
   let staging: string
   try {
     staging = await fs.mkdtemp(join(dirname(file), '.ipc-'))
@@ -110,7 +110,7 @@ async function bindPathSocket(server: Server, file: string, mode: number, backlo
       if (state === 'stale') await fs.unlink(file).catch((err) => debug('removing the stale socket %s failed: %s', file, err.message))
     }
     const st = await fs.stat(file, { bigint: true })
-    return st.ino
+    return { ino: st.ino, bound: temp }
   } catch (err) {
     server.close()
     throw err
@@ -128,7 +128,8 @@ export async function listenUnix<Out, In>(address: Address, options: UnixListenO
   const backlog = parseBacklog(options.backlog)
   const server = createServer({ pauseOnConnect: true })
   let inode: bigint | undefined
-  if (target.file !== undefined) inode = await bindPathSocket(server, target.file, mode, backlog, address.text)
+  let bound: string | undefined
+  if (target.file !== undefined) ({ ino: inode, bound } = await bindPathSocket(server, target.file, mode, backlog, address.text))
   else {
     try {
       await listenOn(server, target.netPath, backlog)
@@ -136,12 +137,14 @@ export async function listenUnix<Out, In>(address: Address, options: UnixListenO
       throw fromErrno(err, `listen ${address.text}`)
     }
   }
+  const note = target.file !== undefined ? noteRendezvous('unix', address.text, target.file, { bound }) : undefined
   const control = createListener<Out, In>(
     {
       address: address.text,
       async close() {
         // server.close() stops listening at once; its callback would wait for accepted connections too
         server.close()
+        note?.remove()
         if (target.file !== undefined) {
           // remove the socket file only if it is still ours
           const st = await fs.stat(target.file, { bigint: true }).catch(() => undefined)

@@ -29,6 +29,8 @@ export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
 export { type WaitOptions, Waiters, abortError, armWait, checkTimeout, timeoutError, withWait } from '../waits.js'
 export { HeldUnits } from './held-units.js'
+export { type LedgerEntry, type LedgerNote, type LedgerRecord, forgetRecord, ledgerDir, noteRendezvous, readLedger } from './ledger.js'
+export { type Leftover, descriptorHolders, deviceText, flockHolders, lockKey, mappingHolders, staleEntry } from './leftovers.js'
 export { HelloPump } from './hello-pump.js'
 export { softLimit } from './limits.js'
 export { LineSplitter, decodeLine, encodeLine } from './lines.js'

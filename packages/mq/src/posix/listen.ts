@@ -10,6 +10,7 @@ import {
   debug,
   fromErrno,
   resolveTransportOptions,
+  noteRendezvous,
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { HelloGate } from '../hello-gate.js'
@@ -56,6 +57,7 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
   } catch (err) {
     throw fromErrno(err, label)
   }
+  const note = noteRendezvous('mq', address.text, name)
   const replyPattern = replyNamePattern(name)
   reclaimReplyQueues(name, replyPattern)
   const attr = native.mqGetattr(fd)
@@ -159,6 +161,7 @@ export async function listenMq<Out, In>(address: Address, options: MqOptions<In>
         listenerClosed = true
         gate.close()
         unlinkQueue(name) // no new client finds it; accepted connections go on over the open queue
+        note.remove()
         if (connections.size === 0) shutdown()
       },
     },

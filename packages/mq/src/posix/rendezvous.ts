@@ -121,7 +121,7 @@ export async function claimServerQueue(name: string, shape: QueueShape, label: s
 }
 
 /** An existing server queue: removed if no live listener holds its lock and it is this user's, else in use. */
-async function reclaimServerQueue(name: string, label: string): Promise<void> {
+export async function reclaimServerQueue(name: string, label: string): Promise<void> {
   let fd: number
   try {
     fd = openExisting(name, MQ.O_RDONLY)
@@ -161,18 +161,24 @@ export function reclaimReplyQueues(server: string, pattern: RegExp): void {
   }
   for (const entry of entries) {
     const name = `/${entry}`
-    if (!name.startsWith(`${server}.`) || !pattern.test(name)) continue
-    let fd: number | undefined
-    try {
-      fd = openExisting(name, MQ.O_RDONLY)
-      if (fstatSync(fd).uid === process.getuid!() && native.lockExclusive(fd)) {
-        debug('mq: reclaiming the reply queue %s (its client is gone)', name)
-        unlinkQueue(name)
-      }
-    } catch (err) {
-      debug('mq: cannot inspect the reply queue %s: %s', name, (err as Error).message)
-    } finally {
-      closeQueue(fd)
-    }
+    if (name.startsWith(`${server}.`) && pattern.test(name)) reclaimReplyQueue(name)
   }
+}
+
+/** Removes the reply queue `name` if it is this user's and its client is gone (nobody holds its lock); `true` if removed. */
+export function reclaimReplyQueue(name: string): boolean {
+  let fd: number | undefined
+  try {
+    fd = openExisting(name, MQ.O_RDONLY)
+    if (fstatSync(fd).uid === process.getuid!() && native.lockExclusive(fd)) {
+      debug('mq: reclaiming the reply queue %s (its client is gone)', name)
+      unlinkQueue(name)
+      return true
+    }
+  } catch (err) {
+    debug('mq: cannot inspect the reply queue %s: %s', name, (err as Error).message)
+  } finally {
+    closeQueue(fd)
+  }
+  return false
 }

@@ -10,6 +10,7 @@ import {
   isOwnerOnly,
   quietly,
   resolveTransportOptions,
+  noteRendezvous,
 } from '@ipc/core/mechanism'
 import { native } from '@ipc/native'
 import { HelloGate } from '../hello-gate.js'
@@ -53,20 +54,28 @@ function createQueue(path: string, label: string): number {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysvCreationError(err, label)
   }
-  const old = native.msgGet(key, 0)
-  const st = native.msgStat(old)
-  const header = st.cuid === process.getuid!() ? native.msgReceiveNow(old, MTYPE_HEADER, 64) : null
-  if (!isOwnerOnly({ uid: st.cuid, mode: st.mode }) || !isHeader(header)) {
-    if (header !== null) native.msgSend(old, MTYPE_HEADER, header) // put back what we took
-    throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `${label}: the queue of ${path} (msqid ${old}) is not one of ours`)
-  }
-  debug('%s: reclaiming msqid %d of %s (its listener is gone)', label, old, path)
-  native.msgRemove(old)
+  removeOldQueue(native.msgGet(key, 0), path, label)
   try {
     return native.msgGet(key, SYSV.IPC_CREAT | SYSV.IPC_EXCL | 0o600)
   } catch (err) {
     throw sysvCreationError(err, label)
   }
+}
+
+/**
+ * Removes the queue `id` of the key file `path`, whose lock the caller holds (so its listener is
+ * gone), if it is ours — our creator uid, owner-only, our header; otherwise `ERR_IPC_ADDRESS_IN_USE`
+ * and it is left as it is.
+ */
+export function removeOldQueue(id: number, path: string, label: string): void {
+  const st = native.msgStat(id)
+  const header = st.cuid === process.getuid!() ? native.msgReceiveNow(id, MTYPE_HEADER, 64) : null
+  if (!isOwnerOnly({ uid: st.cuid, mode: st.mode }) || !isHeader(header)) {
+    if (header !== null) native.msgSend(id, MTYPE_HEADER, header) // put back what we took
+    throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `${label}: the queue of ${path} (msqid ${id}) is not one of ours`)
+  }
+  debug('%s: reclaiming msqid %d of %s (its listener is gone)', label, id, path)
+  native.msgRemove(id)
 }
 
 /**
@@ -92,6 +101,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     releaseKeyFile(claim, path)
     throw fromErrno(err, label)
   }
+  const note = noteRendezvous('mq+sysv', address.text, path)
 
   const connections = new Map<number, Connection>()
   const takeTag = tagAllocator(connections)
@@ -139,6 +149,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     sendQueue.close()
     quietly(`remove msqid ${id}`, () => native.msgRemove(id))
     releaseKeyFile(claim, path)
+    note.remove()
     markRemoved()
   }
 
