@@ -69,6 +69,21 @@ export function lockKey(st: { dev: number; ino: number }): string {
   return `${deviceText(st.dev)}:${st.ino}`
 }
 
+/** The pids of every process in /proc (those of other users included; what can be read of them is another matter). */
+function processIds(): string[] {
+  try {
+    return readdirSync('/proc').filter((n) => /^\d+$/.test(n))
+  } catch {
+    return []
+  }
+}
+
+function addHolder(out: Map<string, number[]>, key: string, pid: string): void {
+  const list = out.get(key) ?? []
+  if (!list.includes(Number(pid))) list.push(Number(pid))
+  out.set(key, list)
+}
+
 /**
  * The processes that hold a descriptor on each of the given objects (by `"<dev>:<ino>"` of the
  * file, or `"socket:<ino>"` for sockets), found by looking through `/proc/<pid>/fd` of every
@@ -77,13 +92,7 @@ export function lockKey(st: { dev: number; ino: number }): string {
 export function descriptorHolders(wanted: Set<string>): Map<string, number[]> {
   const out = new Map<string, number[]>()
   if (wanted.size === 0) return out
-  let pids: string[] = []
-  try {
-    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n))
-  } catch {
-    return out
-  }
-  for (const pid of pids) {
+  for (const pid of processIds()) {
     let fds: string[]
     try {
       fds = readdirSync(`/proc/${pid}/fd`)
@@ -104,10 +113,7 @@ export function descriptorHolders(wanted: Set<string>): Map<string, number[]> {
       } catch {
         continue
       }
-      if (!wanted.has(key)) continue
-      const list = out.get(key) ?? []
-      if (!list.includes(Number(pid))) list.push(Number(pid))
-      out.set(key, list)
+      if (wanted.has(key)) addHolder(out, key, pid)
     }
   }
   return out
@@ -121,13 +127,7 @@ export function descriptorHolders(wanted: Set<string>): Map<string, number[]> {
 export function mappingHolders(keys: Set<string>): Map<string, number[]> {
   const out = new Map<string, number[]>()
   if (keys.size === 0) return out
-  let pids: string[] = []
-  try {
-    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n))
-  } catch {
-    return out
-  }
-  for (const pid of pids) {
+  for (const pid of processIds()) {
     let maps: string
     try {
       maps = readFileSync(`/proc/${pid}/maps`, 'latin1')
@@ -139,10 +139,7 @@ export function mappingHolders(keys: Set<string>): Map<string, number[]> {
       const f = line.split(/\s+/, 6)
       if (f.length < 6 || f[4] === '0') continue
       const key = `${f[3]}:${f[4]}`
-      if (!keys.has(key)) continue
-      const list = out.get(key) ?? []
-      if (!list.includes(Number(pid))) list.push(Number(pid))
-      out.set(key, list)
+      if (keys.has(key)) addHolder(out, key, pid)
     }
   }
   return out
