@@ -293,10 +293,11 @@ async function main(): Promise<void> {
     )
   }
 
-  // latest.json only from a full run with default options; memory.json and idle.json whenever
-  // their test ran (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
+  // results/ holds the committed full run: a quick run (a newcomer's first try) only prints. latest.json
+  // only from a full run with default options; memory.json and idle.json from every full run that ran
+  // their test (neither depends on IPC_BENCH_HWM; the idle test's net comparison is not written)
   const written: string[] = []
-  if (!partial) {
+  if (!partial && !quick) {
     writeJson('latest.json', rows)
     writeResult(
       'latest.svg',
@@ -304,7 +305,7 @@ async function main(): Promise<void> {
     )
     written.push('latest.json', 'latest.svg')
   }
-  if (memory) {
+  if (memory && !quick) {
     writeJson('memory.json', memory)
     written.push('memory.json')
   }
@@ -324,7 +325,7 @@ async function main(): Promise<void> {
     writeJson('signal.json', signal)
     written.push('signal.json')
   }
-  if (idle && idle.kind === 'ipc') {
+  if (idle && idle.kind === 'ipc' && !quick) {
     writeJson('idle.json', idle)
     written.push('idle.json')
   }

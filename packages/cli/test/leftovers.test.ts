@@ -188,6 +188,21 @@ describe('ipc ls and ipc clean against real objects', () => {
     expect(ledgerEntries()).toEqual([])
   })
 
+  it('an entry whose file is gone (its folder removed after a crash) is dropped by the next listener anywhere', async () => {
+    const gone = mkdtempSync(join(dir, 'gone-'))
+    const first = await hold([`unix:${join(gone, 'x.sock')}`])
+    await stop(first, 'SIGKILL')
+    expect(ledgerEntries()).toHaveLength(1)
+    rmSync(gone, { recursive: true, force: true })
+    const other = await hold([`fifo:${join(dir, 'elsewhere')}`])
+    try {
+      expect(ledgerEntries().map((e) => readFileSync(join(ledgerDir(), e), 'utf8'))).toEqual([expect.stringContaining('"scheme":"fifo"')])
+    } finally {
+      await stop(other, 'SIGTERM')
+    }
+    expect(ledgerEntries()).toEqual([])
+  })
+
   it('a ledger folder that is not owner-only is never used (the listener works, nothing is written there)', async () => {
     const open = mkdtempSync(join(tmpdir(), 'ipc-ledger-open-'))
     chmodSync(open, 0o755)

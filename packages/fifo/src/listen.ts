@@ -70,7 +70,7 @@ export async function listenFifo<Out, In>(address: Address, options: FifoListenO
     throw fromErrno(err, `listen ${address.text}`)
   }
   const wellKnownIno = lstatSync(wellKnown).ino
-  const note = noteRendezvous('fifo', address.text, wellKnown)
+  const note = noteRendezvous('fifo', address.text, wellKnown, { onDisk: true })
   const hellos = fifoSocket(readFd, true)
   const handshakes = new Set<() => void>()
 

@@ -63,7 +63,7 @@ export function rendezvousLeftovers(scheme: string): Leftover[] {
   return out
 }
 
-/** This user's `shm:` rendezvous files, alive or not (see {@link rendezvousLeftovers}). */
+/** This user's `shm:` rendezvous files, alive or not (the rendezvous files; see `@ipc/shm/handshake`). */
 export async function leftovers(): Promise<Leftover[]> {
   return rendezvousLeftovers('shm')
 }

@@ -18,7 +18,7 @@ export function ownWindowLog2(): number {
   return Math.floor(Math.log2(window))
 }
 
-/** Data signals a peer may have in flight to this process on one `signal:` connection (see {@link ownWindowLog2}). */
+/** Data signals a peer may have in flight to this process on one `signal:` connection: an eighth of RLIMIT_SIGPENDING, 8 to 1024. */
 export function signalWindow(): number {
   return 2 ** ownWindowLog2()
 }

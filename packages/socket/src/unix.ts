@@ -137,7 +137,7 @@ export async function listenUnix<Out, In>(address: Address, options: UnixListenO
       throw fromErrno(err, `listen ${address.text}`)
     }
   }
-  const note = target.file !== undefined ? noteRendezvous('unix', address.text, target.file, { bound }) : undefined
+  const note = target.file !== undefined ? noteRendezvous('unix', address.text, target.file, { bound, onDisk: true }) : undefined
   const control = createListener<Out, In>(
     {
       address: address.text,

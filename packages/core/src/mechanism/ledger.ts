@@ -9,13 +9,13 @@
  * one JSON object ({@link LedgerEntry}). An entry says only "this was made here"; whether its
  * object is alive is always asked of the object (its owner mark), never of the pid in the entry.
  * A listener removes its entry when it closes; a new listener of the same path removes the
- * entries of earlier ones (it has just reclaimed their object). A folder that is not this user's
+ * entries of earlier ones (it has just reclaimed their object), and any entry whose file is gone. A folder that is not this user's
  * and owner-only is never used (then nothing is noted; logged with `NODE_DEBUG=ipc`).
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { debug } from '../debug.js'
 import { OWNER_ONLY_DIR_MODE, OWNER_ONLY_MODE, isOwnerOnly } from './owner.js'
 import { unlinkQuietly } from './quiet.js'
@@ -36,6 +36,8 @@ export interface LedgerEntry {
   created: number
   /** `unix:` only: the name the socket was bound at first (the one `/proc/net/unix` shows; removed since). */
   bound?: string
+  /** `true` when `path` names a file in the file system (not a POSIX queue name). */
+  onDisk?: boolean
 }
 
 /** An entry as read back, with the file it is in. */
@@ -80,12 +82,15 @@ function usableDir(create: boolean): string | undefined {
  * earlier holders of the same path: the caller has just claimed it). Never throws: a ledger that
  * cannot be written only means `ipc ls` will not see this rendezvous.
  */
-export function noteRendezvous(scheme: string, address: string, path: string, extra: Pick<LedgerEntry, 'bound'> = {}): LedgerNote {
+export function noteRendezvous(scheme: string, address: string, path: string, extra: Pick<LedgerEntry, 'bound' | 'onDisk'> = {}): LedgerNote {
   const dir = usableDir(true)
   if (dir === undefined) return NONE
   const key = keyOf(scheme, path)
   try {
-    for (const name of readdirSync(dir)) if (name.startsWith(`${key}.`)) unlinkQuietly(join(dir, name))
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(`${key}.`)) unlinkQuietly(join(dir, name))
+      else pruneIfGone(join(dir, name))
+    }
     const file = join(dir, `${key}.${process.pid}.${randomBytes(6).toString('hex')}.json`)
     const entry: LedgerEntry = { v: 1, scheme, address, path, pid: process.pid, created: Date.now(), ...extra }
     writeFileSync(file, JSON.stringify(entry), { mode: OWNER_ONLY_MODE, flag: 'wx' })
@@ -100,6 +105,18 @@ export function noteRendezvous(scheme: string, address: string, path: string, ex
   } catch (err) {
     debug('ledger: cannot note %s in %s: %s', address, dir, (err as Error).message)
     return NONE
+  }
+}
+
+/** Removes an entry whose file is gone (its folder was removed, say): it can no longer point at anything. */
+function pruneIfGone(file: string): void {
+  if (!ENTRY.test(basename(file))) return
+  try {
+    const entry = parseEntry(readFileSync(file, 'utf8'))
+    if (entry?.onDisk !== true) return
+    lstatSync(entry.path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') unlinkQuietly(file)
   }
 }
 

@@ -101,7 +101,7 @@ export async function listenSysv<Out, In>(address: Address, options: SysvListenO
     releaseKeyFile(claim, path)
     throw fromErrno(err, label)
   }
-  const note = noteRendezvous('mq+sysv', address.text, path)
+  const note = noteRendezvous('mq+sysv', address.text, path, { onDisk: true })
 
   const connections = new Map<number, Connection>()
   const takeTag = tagAllocator(connections)
