@@ -41,7 +41,9 @@ export function classifyProcessEnd(watch: ProcessWatch, graceMs = 50): (error: E
     const exited = (): LinkEnd => (error === undefined ? { reason: 'peer-exited' } : { reason: 'peer-exited', error })
     if (watch.exited()) return exited()
     return new Promise<LinkEnd>((resolve) => {
-      const timer = setTimeout(() => resolve(base), graceMs)
+      // the exit is checked again when the grace ends: an event loop busier than graceMs runs this
+      // timer before the exit watcher's callback, though the exit is visible by then
+      const timer = setTimeout(() => resolve(watch.exited() ? exited() : base), graceMs)
       watch.onExit(() => {
         clearTimeout(timer)
         resolve(exited())
