@@ -27,6 +27,21 @@ export function checkTimeout(timeout: number | undefined): void {
 }
 
 /**
+ * Why a wait of `what` cannot start: a bad `timeout` (`ERR_IPC_INVALID_ARGUMENT`) or a signal
+ * aborted already (`ERR_IPC_ABORTED`); `undefined` when it can. For operations that reject rather
+ * than throw.
+ */
+export function refusedWait(options: WaitOptions | undefined, what: string): IpcError | undefined {
+  if (options === undefined) return undefined
+  try {
+    checkTimeout(options.timeout)
+  } catch (err) {
+    return err as IpcError
+  }
+  return options.signal?.aborted ? abortError(options.signal, what) : undefined
+}
+
+/**
  * Arms `options.signal` and `options.timeout` around one pending operation. `cancel(err)` is called
  * at most once, when either fires; the returned function disarms both (call it when the operation
  * settles by itself).

@@ -6,18 +6,7 @@
 import { lstatSync, readdirSync } from 'node:fs'
 import { IpcError } from '@ipc/core'
 import { type Leftover, descriptorHolders, forgetRecord, readLedger, staleEntry } from '@ipc/core/mechanism'
-import { native } from '@ipc/native'
-import { WRITE_FLAGS, claimWellKnown, closeFifo, removeFolder } from './rendezvous.js'
-
-/** `true` while someone reads the FIFO (a live listener). */
-function hasReader(path: string): boolean {
-  try {
-    closeFifo(native.openFd(path, WRITE_FLAGS, 0))
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENXIO'
-  }
-}
+import { claimWellKnown, hasReader, removeFolder } from './rendezvous.js'
 
 function count(folder: string): number | undefined {
   try {
@@ -44,7 +33,12 @@ export async function leftovers(): Promise<Leftover[]> {
       out.push(staleEntry('fifo', r, st === undefined ? `${r.path} is gone` : `${r.path} is no longer a FIFO`, () => removeFolder(folder)))
       continue
     }
-    const alive = hasReader(r.path)
+    let alive: boolean
+    try {
+      alive = hasReader(r.path)
+    } catch {
+      alive = true // cannot tell (EACCES, …): never a candidate for removal
+    }
     const pairs = count(folder)
     const item: Leftover = {
       mechanism: 'fifo',

@@ -136,14 +136,26 @@ export function claimWellKnown(path: string, label: string): void {
   }
   if (!st.isFIFO()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} exists and is not a FIFO`)
   if (st.uid !== process.getuid!()) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: ${path} belongs to uid ${st.uid}`)
+  let read: boolean
   try {
-    closeFifo(native.openFd(path, WRITE_FLAGS, 0))
+    read = hasReader(path)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
-      removeQuietly(path) // nobody reads it: its listener is dead
-      return
-    }
     throw fromErrno(err, `listen ${label}`)
   }
-  throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: a live listener reads ${path}`)
+  if (read) throw new IpcError('ERR_IPC_ADDRESS_IN_USE', `listen ${label}: a live listener reads ${path}`)
+  removeQuietly(path) // nobody reads it: its listener is dead
+}
+
+/**
+ * `true` while someone reads the FIFO at `path` (a live listener): opening it for writing without
+ * blocking succeeds (nothing is written); ENXIO means no reader. Other errno errors are thrown.
+ */
+export function hasReader(path: string): boolean {
+  try {
+    closeFifo(native.openFd(path, WRITE_FLAGS, 0))
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return false
+    throw err
+  }
 }

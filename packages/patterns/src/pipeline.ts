@@ -4,7 +4,7 @@
  * acknowledges it: a puller that dies (or fails the job) gives it back, and it goes to another.
  */
 import { type ConnectOptions, IpcError, type ListenOptions, type Listener, type Transport, type WaitOptions, isIpcError } from '@ipc/core'
-import { abortError, armWait, checkTimeout, debug } from '@ipc/core/mechanism'
+import { armWait, debug, refusedWait } from '@ipc/core/mechanism'
 import { Fifo } from './fifo.js'
 import { Mailbox, readError } from './mailbox.js'
 import { MAX_CREDIT, W, parsePullerEnvelope, parsePusherEnvelope } from './pipeline-wire.js'
@@ -140,14 +140,8 @@ class Push<T> implements Pusher<T> {
 
   push(job: T, options?: WaitOptions): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new IpcError('ERR_IPC_CLOSED', 'push: the pusher is closed'))
-    if (options !== undefined) {
-      try {
-        checkTimeout(options.timeout)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'push'))
-    }
+    const refused = refusedWait(options, 'push')
+    if (refused) return Promise.reject(refused)
     this.counts.pushed++
     const pending: Pending<T> = { id: this.nextId++, job, attempt: 1 }
     try {
@@ -174,14 +168,8 @@ class Push<T> implements Pusher<T> {
 
   drain(options?: WaitOptions): Promise<void> {
     if (this.idle()) return RESOLVED
-    if (options !== undefined) {
-      try {
-        checkTimeout(options.timeout)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'drain'))
-    }
+    const refused = refusedWait(options, 'drain')
+    if (refused) return Promise.reject(refused)
     return new Promise<void>((resolve, reject) => {
       const done = (): void => {
         disarm()

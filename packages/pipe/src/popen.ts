@@ -9,7 +9,7 @@
 import { type ChildProcess, type SpawnOptions as NodeSpawnOptions, spawn as nodeSpawn } from 'node:child_process'
 import { Socket } from 'node:net'
 import { type CloseInfo, IpcError, type ReceiveOptions, type SendOptions, type Transport, type TransportStats, isIpcError } from '@ipc/core'
-import { LineSplitter, Waiters, abortError, armWait, checkTimeout, debug, decodeLine, encodeLine, fromErrno } from '@ipc/core/mechanism'
+import { LineSplitter, Waiters, armWait, checkTimeout, debug, decodeLine, encodeLine, fromErrno, refusedWait } from '@ipc/core/mechanism'
 import { childPipes, closeFds } from './link.js'
 
 /** How `popen()` cuts the child's output into messages. */
@@ -244,14 +244,8 @@ class Popen<Out, In> implements PopenTransport<Out, In> {
       this.write(bytes)
       return RESOLVED
     }
-    if (options !== undefined) {
-      try {
-        checkTimeout(options.timeout)
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      if (options.signal?.aborted) return Promise.reject(abortError(options.signal, 'send'))
-    }
+    const refused = refusedWait(options, 'send')
+    if (refused) return Promise.reject(refused)
     return new Promise<void>((resolve, reject) => {
       const pending: PendingSend = { bytes, resolve, reject, disarm: () => {} }
       pending.disarm = armWait(options, 'send', (err) => {

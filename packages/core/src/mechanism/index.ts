@@ -27,7 +27,7 @@ export {
 export { COMMON_OPTIONS, type SchemeHandler, loadScheme, registerScheme, schemeHandler } from '../registry.js'
 export { type StreamLinkOptions, classifyStreamEnd, streamLink } from '../stream-link.js'
 export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE, createTransport, resolveTransportOptions } from '../transport.js'
-export { type WaitOptions, Waiters, abortError, armWait, checkTimeout, timeoutError, withWait } from '../waits.js'
+export { type WaitOptions, Waiters, abortError, armWait, checkTimeout, refusedWait, timeoutError, withWait } from '../waits.js'
 export { HeldUnits } from './held-units.js'
 export { type LedgerEntry, type LedgerNote, type LedgerRecord, forgetRecord, ledgerDir, noteRendezvous, readLedger } from './ledger.js'
 export { type Leftover, descriptorHolders, deviceText, flockHolders, lockKey, mappingHolders, staleEntry } from './leftovers.js'

@@ -56,6 +56,26 @@ export function peerReports(child: ChildProcess): Promise<Record<string, any>[]>
   return new Promise((resolve) => lines.once('close', () => resolve(reports)))
 }
 
+/**
+ * Resolves once the peer prints the report `expected` (compared as its JSON text). Listens to the
+ * raw output beside {@link peerReports}, which it does not disturb.
+ */
+export function reportSeen(child: ChildProcess, expected: Record<string, unknown>): Promise<void> {
+  const line = `REPORT ${JSON.stringify(expected)}\n`
+  return new Promise((resolve, reject) => {
+    if (!child.stdout) return reject(new Error('peer has no stdout pipe'))
+    let seen = ''
+    const onData = (chunk: Buffer | string): void => {
+      seen += chunk.toString()
+      if (!seen.includes(line)) return
+      child.stdout!.off('data', onData)
+      resolve()
+    }
+    child.stdout.on('data', onData)
+    child.stdout.once('close', () => reject(new Error(`peer ended without reporting ${line.trim()}`)))
+  })
+}
+
 /** The first `REPORT` line the peer prints (resolves as soon as it is printed). */
 export function firstReport(child: ChildProcess): Promise<Record<string, any>> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 // Promise 2: memory is bounded — a slow reader makes send() wait.
 import { expect, it } from 'vitest'
 import { type Kit, HWM, settlesWithin } from '../util.js'
-import { peerReports } from '../peers.js'
+import { peerReports, reportSeen } from '../peers.js'
 
 /** Promise 2: a reader that stops reading makes `send()` wait; nothing is lost. */
 export function backpressureCases(kit: Kit): void {
@@ -10,6 +10,8 @@ export function backpressureCases(kit: Kit): void {
     const options = { highWaterMark: HWM }
     const p = track(await target.startPeer('stall', options))
     const reports = peerReports(p.child)
+    // SIGUSR1 must find the peer waiting for it: before its handler exists it would start Node's inspector
+    const stalled = reportSeen(p.child, { stalled: true })
     const pad = new Uint8Array(64 * 1024).fill(3)
     const before = process.memoryUsage().arrayBuffers
     let accepted = 0
@@ -21,6 +23,7 @@ export function backpressureCases(kit: Kit): void {
         const grown = process.memoryUsage().arrayBuffers - before
         expect(grown).toBeLessThan(64 * 1024 * 1024)
         expect(p.transport.stats.queuedBytes).toBeLessThanOrEqual(HWM + 2 * (pad.length + 64))
+        await stalled
         p.child.kill('SIGUSR1')
         await pending
         break
@@ -44,6 +47,8 @@ export function trySendCases(kit: Kit): void {
     const options = { highWaterMark: HWM }
     const p = track(await target.startPeer('stall', options))
     const reports = peerReports(p.child)
+    // SIGUSR1 must find the peer waiting for it: before its handler exists it would start Node's inspector
+    const stalled = reportSeen(p.child, { stalled: true })
     const pad = new Uint8Array(16 * 1024).fill(5)
     let accepted = 0
     let refusedInARow = 0
@@ -61,6 +66,7 @@ export function trySendCases(kit: Kit): void {
       }
     }
     expect(() => p.transport.trySend({ pad: new Uint8Array(64) }, { priority: 0.5 })).toThrow(expect.objectContaining({ code: 'ERR_IPC_INVALID_ARGUMENT' }))
+    await stalled
     p.child.kill('SIGUSR1')
     await p.transport.send({ done: true })
     const all = await reports
