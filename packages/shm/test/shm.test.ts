@@ -90,12 +90,18 @@ describe('shm: crash safety', () => {
       const t = await server.accept({ timeout: 20_000 })
       const child = byPid.get(t.peer!.pid)!
       byPid.delete(t.peer!.pid)
-      const kill = setTimeout(() => child.kill('SIGKILL'), Math.random() * 20)
+      // killed at a random moment within 20 ms of its first message (or, if none comes, after 2 s), so
+      // a slow machine still kills mid-stream rather than before anything was sent
+      let kill = setTimeout(() => child.kill('SIGKILL'), 2000)
       // each message also says which child (seed) sent it
       let expected = 0
       let seed: number | undefined
       try {
         for await (const m of t) {
+          if (seed === undefined) {
+            clearTimeout(kill)
+            kill = setTimeout(() => child.kill('SIGKILL'), Math.random() * 20)
+          }
           seed ??= m.seed
           let sum = m.i + m.seed
           for (const b of m.data) sum = (sum * 31 + b) >>> 0
